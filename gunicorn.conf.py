@@ -1,0 +1,32 @@
+"""Gunicorn settings for service.wsgi:app (used by `make run` and the Docker image)."""
+
+import os
+
+# Always set bind: without it gunicorn binds 0.0.0.0:$PORT whenever PORT is set.
+# Loopback by default; the Docker image sets BIND=0.0.0.0:8000.
+bind = os.environ.get("BIND") or f"127.0.0.1:{os.environ.get('PORT') or '8000'}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
+threads = int(os.environ.get("GUNICORN_THREADS") or 1)
+# Each worker builds its own app, so no engine or connection pool is inherited from the master.
+preload_app = False
+timeout = 120  # streamed exports of large result sets take long
+graceful_timeout = 30
+# The app logs each request as JSON itself; gunicorn's access log would also record
+# query strings.
+accesslog = None
+errorlog = "-"
+# Trust X-Forwarded-* only from these proxies (gunicorn's own default is loopback only).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1"
+# Heartbeat files on a container's overlay filesystem can stall workers; use RAM when available.
+# (gunicorn creates them with mkstemp, so a shared directory is safe.)
+if os.path.isdir("/dev/shm"):  # noqa: S108
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
+
+
+def post_fork(server, worker):
+    """Drop any pooled connections inherited from the master (relevant if preload is turned on)."""
+    try:
+        from service.db import dispose_engine
+    except (ImportError, AttributeError):
+        return
+    dispose_engine()

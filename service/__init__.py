@@ -1,0 +1,148 @@
+"""Ceasefire Ledger: alleged ceasefire violations, the claims about them, and their provenance."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+
+from . import config, db, logs, metrics
+from .errors import problem, register_error_handlers
+
+API_VERSION = "1.0.0"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_BODY_METHODS = {"POST", "PATCH", "PUT"}
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+log = logging.getLogger("service.request")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config.ROOT / "instance"))
+    app.config.update(config.from_env())
+    app.config.update(
+        API_TITLE="Ceasefire Ledger",
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="v1/openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": (
+                    "Alleged ceasefire violations, every claim and counterclaim about them, "
+                    "where each claim came from, and whether the facts are disputed."
+                )
+            },
+            "servers": [{"url": "/"}],
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "description": "API key"}
+                }
+            },
+            "security": [{"bearer": []}],
+        },
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    from .paging import load_secret
+
+    app.config["SECRET_KEY"] = load_secret(app.config.get("SECRET_KEY"), app.instance_path)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    logs.configure(app.config["LOG_LEVEL"])
+    db.init_engine(app.config["DATABASE_URL"])
+
+    from .resources.common import Api
+
+    api = Api(app)
+    register_error_handlers(app)
+    _register_hooks(app)
+
+    from .ops import bp as ops_bp
+    from .resources.agreements.routes import blp as agreements_blp
+    from .resources.keys.routes import blp as keys_blp
+    from .resources.parties.routes import blp as parties_blp
+
+    app.register_blueprint(ops_bp)
+    for blp in (parties_blp, agreements_blp, keys_blp):
+        api.register_blueprint(blp)
+
+    from .cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_hooks(app: Flask) -> None:
+    from . import auth
+
+    @app.before_request
+    def _begin():
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.db = None
+        g.principal = None
+        if not request.path.startswith("/v1/") or request.path.startswith("/v1/openapi"):
+            return None
+        if request.method in _BODY_METHODS and request.content_length:
+            mimetype = request.mimetype or ""
+            if not (mimetype == "application/json" or mimetype.endswith("+json")):
+                return problem(415, "Unsupported media type", "Send the body as application/json.")
+        g.write_token = db.write_intent.set(request.method not in _SAFE_METHODS)
+        g.db = db.new_session()
+        g.principal = auth.authenticate(g.db)
+        return None
+
+    @app.after_request
+    def _finish(response):
+        session = getattr(g, "db", None)
+        if session is not None:
+            if response.status_code < 400 and not response.is_streamed:
+                try:
+                    session.commit()
+                except Exception as exc:  # the client must never see 2xx for a lost write
+                    session.rollback()
+                    response = app.handle_user_exception(exc)
+                    if not hasattr(response, "status_code"):
+                        response = app.make_response(response)
+            elif response.status_code >= 400:
+                session.rollback()
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.headers.get("Authorization"):
+            response.headers["Cache-Control"] = "no-store"
+        elif "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-cache"
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        metrics.LATENCY.labels(request.method, route).observe(elapsed)
+        principal = g.get("principal")
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 2),
+                "org": principal.org if principal else None,
+            },
+        )
+        return response
+
+    @app.teardown_request
+    def _close(_exc):
+        session = g.pop("db", None)
+        if session is not None and not g.get("keep_session"):
+            session.close()
+        token = g.pop("write_token", None)
+        if token is not None:
+            db.write_intent.reset(token)

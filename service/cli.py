@@ -1,0 +1,41 @@
+"""Operator commands: `flask --app service keys create`, `seed`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from . import db
+
+
+def register(app: Flask) -> None:
+    keys = click.Group("keys", help="Manage API keys.")
+
+    @keys.command("create")
+    @click.option("--org", required=True, help="Organisation slug; created if new.")
+    @click.option(
+        "--role", required=True, type=click.Choice(["reader", "reporter", "verifier", "admin"])
+    )
+    @click.option("--label", default=None, help="A note for admins.")
+    def create_key(org: str, role: str, label: str | None):
+        """Create a key and print it alone on the last line (it is not shown again)."""
+        from .core import keys as core
+        from .resources.common import SLUG
+
+        if not SLUG.match(org) or len(org) > 64:
+            raise click.BadParameter("must be a lower-case slug like 'sohr'", param_hint="--org")
+        with db.session_scope() as session:
+            row, secret = core.create(session, None, org, role, label)
+        click.echo(f"Created {role} key {row.id} for organisation '{org}'.", err=True)
+        click.echo(secret)
+
+    app.cli.add_command(keys)
+
+    @app.cli.command("seed")
+    @click.option("--path", default=None, help="Folder of seed files (default: seeds/).")
+    def seed(path: str | None):
+        """Load seeds/ through the same service functions as the API; twice is the same as once."""
+        from .seeding import load_seeds
+
+        counts = load_seeds(path)
+        click.echo("Seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

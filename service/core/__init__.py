@@ -1,0 +1,1 @@
+"""Business rules: functions that take a session, never commit, raise domain errors."""

@@ -1,0 +1,119 @@
+"""The append-only, hash-chained audit log; also the source of the change feed and histories."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..auth import Principal
+from ..models import AuditEntry, AuditHead, utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    payload = {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(timespec="microseconds"),
+        "actor_org": entry.actor_org,
+        "actor_key": entry.actor_key,
+        "action": entry.action,
+        "entity": entry.entity,
+        "entity_id": entry.entity_id,
+        "violation_id": entry.violation_id,
+        "changes": entry.changes,
+        "prev_hash": entry.prev_hash,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: Principal | None,
+    action: str,
+    entity: str,
+    entity_id: str,
+    changes: dict[str, Any] | None = None,
+    violation_id: str | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction.
+
+    The head row is locked until commit, so sequence numbers are handed out in commit order:
+    a reader that saw seq N will never later see a new entry with a smaller number.
+    """
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        at=utcnow(),
+        actor_org=actor.org if actor else None,
+        actor_key=actor.key_id if actor else None,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        violation_id=violation_id,
+        changes=_jsonable(changes or {}),
+        prev_hash=head.hash,
+    )
+    entry.hash = entry_hash(entry)
+    head.seq = entry.seq
+    head.hash = entry.hash
+    session.add(entry)
+    return entry
+
+
+def verify(session: Session, batch: int = 5000) -> dict[str, Any]:
+    """Recompute the chain from the start; name the first entry that does not match."""
+    prev = GENESIS_HASH
+    count = 0
+    last_seq = 0
+    stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
+    for entry in session.execute(stmt).scalars():
+        count += 1
+        problem = None
+        if entry.seq != last_seq + 1:
+            problem = f"sequence gap: expected {last_seq + 1}, found {entry.seq}"
+        elif entry.prev_hash != prev:
+            problem = "prev_hash does not match the hash of the entry before it"
+        elif entry_hash(entry) != entry.hash:
+            problem = "content does not match its hash"
+        if problem:
+            return {
+                "ok": False,
+                "entries": count,
+                "head": prev,
+                "first_bad_seq": entry.seq,
+                "reason": problem,
+            }
+        prev = entry.hash
+        last_seq = entry.seq
+        session.expunge(entry)
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != last_seq or head.hash != prev):
+        return {
+            "ok": False,
+            "entries": count,
+            "head": prev,
+            "first_bad_seq": last_seq + 1,
+            "reason": "the chain head does not match the last entry (entries removed?)",
+        }
+    return {"ok": True, "entries": count, "head": prev}

@@ -1,0 +1,102 @@
+"""Engine, per-request session and the SQLite settings that make it a safe embedded store."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+# Set for requests that will write. On SQLite such a transaction starts with BEGIN IMMEDIATE so
+# that two writers serialise at the start instead of one failing when it upgrades its read lock.
+write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+_engine: Engine | None = None
+_factory: sessionmaker[Session] | None = None
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str) -> Engine:
+    if is_sqlite(url):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_pre_ping=True,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Take transaction control from the driver so BEGIN is emitted by us (see "begin" below).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit that returned is on disk even after a power cut.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def init_engine(url: str) -> Engine:
+    global _engine, _factory
+    if _engine is not None:
+        _engine.dispose()
+    _engine = make_engine(url)
+    _factory = sessionmaker(bind=_engine, expire_on_commit=False, autoflush=True)
+    return _engine
+
+
+def get_engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("database engine is not initialised")
+    return _engine
+
+
+def new_session() -> Session:
+    if _factory is None:
+        raise RuntimeError("database engine is not initialised")
+    return _factory()
+
+
+def dispose_engine() -> None:
+    """Drop pooled connections; gunicorn calls this after fork so workers never share sockets."""
+    if _engine is not None:
+        _engine.dispose(close=False)
+
+
+@contextmanager
+def session_scope(write: bool = True) -> Iterator[Session]:
+    """A unit of work outside a request (CLI, seeds): commit on success, roll back on error."""
+    token = write_intent.set(write)
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+        write_intent.reset(token)

@@ -1,0 +1,183 @@
+"""Domain errors, and the one place that turns every error into RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, request
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("service.errors")
+
+PROBLEM_TYPE_BASE = "https://ceasefire-ledger.invalid/problems/"
+
+
+class DomainError(Exception):
+    """Raised by core services; carries the HTTP status it maps to."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, str]] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    title = "Unprocessable content"
+
+    def __init__(self, errors: dict[str, str] | list[dict[str, str]], detail: str | None = None):
+        if isinstance(errors, dict):
+            errors = [{"field": k, "reason": v} for k, v in errors.items()]
+        super().__init__(detail or "The request has invalid fields.", errors=errors)
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    title = "Precondition failed"
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Turn marshmallow's nested error dict into [{field: "a.b.0.c", reason: "..."}]."""
+    out: list[dict[str, str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key == "_schema":
+                name = prefix or "body"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(flatten_messages(value, name if key != "_schema" else prefix))
+            if key == "_schema" and not isinstance(value, dict | list):
+                out.append({"field": name, "reason": str(value)})
+    elif isinstance(messages, list):
+        if all(isinstance(m, str) for m in messages):
+            for m in messages:
+                out.append({"field": prefix or "body", "reason": m})
+        else:
+            for m in messages:
+                out.extend(flatten_messages(m, prefix))
+    else:
+        out.append({"field": prefix or "body", "reason": str(messages)})
+    return out
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any):
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body["instance"] = request.path if request else None
+    rid = getattr(g, "request_id", None)
+    if rid:
+        body["request_id"] = rid
+    body.update({k: v for k, v in extra.items() if v is not None})
+    from flask import json
+
+    resp = Flask.response_class(
+        json.dumps(body), status=status, mimetype="application/problem+json"
+    )
+    return resp
+
+
+def _webargs_location_errors(messages: Any) -> list[dict[str, str]]:
+    # webargs nests errors under the location ("json", "query", "headers"); the field path is
+    # what a client can act on, the location only helps when it is not the body.
+    out: list[dict[str, str]] = []
+    if isinstance(messages, dict):
+        for location, msgs in messages.items():
+            prefix = "" if location in ("json", "form") else str(location)
+            for item in flatten_messages(msgs):
+                if prefix:
+                    item = {**item, "field": f"{prefix}.{item['field']}", "in": prefix}
+                out.append(item)
+    return out
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError):
+        return problem(err.status, err.title, err.detail, errors=err.errors, **err.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        data = getattr(err, "data", None) or {}
+        status = err.code or 500
+        if status == 422 and "messages" in data:
+            resp = problem(
+                422,
+                "Unprocessable content",
+                "The request has invalid fields.",
+                errors=_webargs_location_errors(data["messages"]),
+            )
+        else:
+            detail = data.get("message") or err.description
+            if status == 412:
+                detail = "The resource changed since you read it: fetch it again and retry."
+            elif status == 428:
+                detail = "This request must carry If-Match with the resource's current ETag."
+            elif status == 413:
+                limit = app.config.get("MAX_CONTENT_LENGTH")
+                detail = f"The request body exceeds the limit of {limit} bytes."
+            resp = problem(status, err.name, detail)
+        headers = dict(data.get("headers") or {})
+        if status == 405 and getattr(err, "valid_methods", None):
+            headers["Allow"] = ", ".join(sorted(err.valid_methods))
+        for k, v in headers.items():
+            resp.headers[k] = v
+        if status == 401:
+            resp.headers.setdefault("WWW-Authenticate", 'Bearer realm="ceasefire-ledger"')
+        return resp
+
+    @app.errorhandler(StaleDataError)
+    def _stale(_err):
+        return problem(
+            412, "Precondition failed", "The resource changed while you edited it: retry."
+        )
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(err):
+        log.warning("integrity error", extra={"error": type(err.orig).__name__})
+        return problem(409, "Conflict", "The change conflicts with data already recorded.")
+
+    @app.errorhandler(OperationalError)
+    def _operational(err):
+        log.error("database unavailable", extra={"error": type(err.orig).__name__})
+        resp = problem(503, "Service unavailable", "The database is unavailable: retry shortly.")
+        resp.headers["Retry-After"] = "2"
+        return resp
+
+    @app.errorhandler(DBAPIError)
+    def _dbapi(err):
+        if err.connection_invalidated:
+            return _operational(err)
+        log.exception("database error")
+        return problem(500, "Internal server error", "An unexpected error occurred.")
+
+    @app.errorhandler(Exception)
+    def _unexpected(err):
+        log.exception("unhandled error")
+        return problem(500, "Internal server error", "An unexpected error occurred.")

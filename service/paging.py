@@ -1,0 +1,58 @@
+"""Opaque, signed keyset cursors: a client cannot forge or edit one without it being noticed."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, request
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from .errors import ValidationFailed
+
+
+def load_secret(configured: str | None, instance_path: str) -> str:
+    """SECRET_KEY from the environment; otherwise one kept in instance/ so restarts agree."""
+    if configured:
+        return configured
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="cursor")
+
+
+def encode_cursor(data: dict[str, Any]) -> str:
+    return _serializer().dumps(data)
+
+
+def decode_cursor(cursor: str | None, kind: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        data = _serializer().loads(cursor)
+    except BadSignature:
+        raise ValidationFailed({"cursor": "is not a cursor this service issued"}) from None
+    if not isinstance(data, dict) or data.get("k") != kind:
+        raise ValidationFailed({"cursor": "belongs to another listing"})
+    return data
+
+
+def link_header(next_cursor: str | None) -> dict[str, str]:
+    """RFC 8288 Link to the next page, keeping the other query parameters."""
+    if not next_cursor:
+        return {}
+    args = request.args.to_dict(flat=False)
+    args["cursor"] = [next_cursor]
+    from urllib.parse import urlencode
+
+    url = request.base_url + "?" + urlencode(args, doseq=True)
+    return {"Link": f'<{url}>; rel="next"'}

@@ -1,0 +1,1 @@
+"""HTTP layer: one package per resource, each with its schemas and routes."""

@@ -1,0 +1,157 @@
+"""Public contract of agreements."""
+
+import marshmallow as ma
+from shapely.errors import GEOSException
+from shapely.geometry import shape
+from shapely.validation import explain_validity
+
+from ..common import list_of_page, slug_field, text
+
+MAX_ZONE_POINTS = 20000
+
+
+def _points(coords):
+    if coords and isinstance(coords[0], int | float):
+        yield coords
+        return
+    for c in coords:
+        yield from _points(c)
+
+
+class GeoJSONZone(ma.fields.Dict):
+    """A GeoJSON Polygon or MultiPolygon in WGS 84 (lon, lat), checked for validity."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        kind = value.get("type")
+        if kind not in ("Polygon", "MultiPolygon"):
+            raise ma.ValidationError("must be a GeoJSON Polygon or MultiPolygon")
+        if set(value) - {"type", "coordinates"}:
+            raise ma.ValidationError("only 'type' and 'coordinates' are allowed")
+        coords = value.get("coordinates")
+        if not isinstance(coords, list) or not coords:
+            raise ma.ValidationError("coordinates must be a non-empty array")
+        count = 0
+        try:
+            for point in _points(coords):
+                count += 1
+                if len(point) < 2 or not all(isinstance(v, int | float) for v in point):
+                    raise ma.ValidationError("each position must be [lon, lat]")
+                lon, lat = point[0], point[1]
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ma.ValidationError(
+                        f"position {point} is outside lon -180..180, lat -90..90"
+                    )
+        except (TypeError, IndexError):
+            raise ma.ValidationError("coordinates are not nested as GeoJSON requires") from None
+        if count > MAX_ZONE_POINTS:
+            raise ma.ValidationError(f"has more than {MAX_ZONE_POINTS} positions")
+        try:
+            geom = shape(value)
+        except (GEOSException, ValueError, TypeError, IndexError) as exc:
+            raise ma.ValidationError(f"is not a valid polygon: {exc}") from None
+        if geom.is_empty or not geom.is_valid:
+            raise ma.ValidationError(f"is not a valid polygon: {explain_validity(geom)}")
+        return value
+
+
+class ProvisionSchema(ma.Schema):
+    code = ma.fields.String(
+        required=True,
+        validate=[
+            ma.validate.Length(min=1, max=64),
+            ma.validate.Regexp(r"^[A-Za-z0-9._-]+$", error="letters, digits, . _ - only"),
+        ],
+        metadata={"description": "Short code cited by violations.", "example": "dmz-15km"},
+    )
+    text = text(
+        5000,
+        "What the provision requires.",
+        required=True,
+        metadata={"example": "A demilitarised zone 15 to 20 km deep."},
+    )
+
+
+def _unique_codes(provisions):
+    codes = [p["code"] for p in provisions]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise ma.ValidationError(f"duplicate provision code(s): {', '.join(dupes)}")
+
+
+def _provisions():
+    return ma.fields.List(
+        ma.fields.Nested(ProvisionSchema),
+        validate=[ma.validate.Length(max=200), _unique_codes],
+        metadata={"description": "Each obligation, with a code."},
+    )
+
+
+def _parties():
+    return ma.fields.List(
+        slug_field("A party id."),
+        validate=ma.validate.Length(max=50),
+        metadata={
+            "description": "Signatories and guarantors (party ids).",
+            "example": ["russia", "turkey"],
+        },
+    )
+
+
+def _zone():
+    return GeoJSONZone(
+        allow_none=True,
+        metadata={
+            "description": "GeoJSON Polygon or MultiPolygon of the area the agreement covers.",
+            "example": {
+                "type": "Polygon",
+                "coordinates": [[[36.0, 35.0], [37.0, 35.0], [37.0, 36.0], [36.0, 35.0]]],
+            },
+        },
+    )
+
+
+class AgreementCreateSchema(ma.Schema):
+    id = slug_field("Readable slug.", required=True, metadata={"example": "sochi-2018"})
+    title = text(
+        300,
+        "Title of the agreement.",
+        required=True,
+        metadata={"example": "Memorandum on Stabilization of the Idlib De-escalation Area"},
+    )
+    signed_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "Date signed.", "example": "2018-09-17"}
+    )
+    parties = _parties()
+    provisions = _provisions()
+    zone = _zone()
+    zone_approximate = ma.fields.Boolean(
+        metadata={
+            "description": "True when the zone is drawn from a description, not an official map."
+        }
+    )
+    description = text(10000, "Free text.", allow_none=True)
+
+
+class AgreementPatchSchema(ma.Schema):
+    title = text(300, "Title of the agreement.")
+    signed_on = ma.fields.Date(allow_none=True, metadata={"description": "Date signed."})
+    parties = _parties()
+    provisions = _provisions()
+    zone = _zone()
+    zone_approximate = ma.fields.Boolean(metadata={"description": "Zone drawn approximately."})
+    description = text(10000, "Free text.", allow_none=True)
+
+
+class AgreementSchema(AgreementCreateSchema):
+    created_by_org = ma.fields.String(
+        dump_only=True,
+        data_key="created_by",
+        metadata={"description": "Organisation that created it."},
+    )
+    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "UTC."})
+    updated_at = ma.fields.DateTime(dump_only=True, metadata={"description": "UTC."})
+    version = ma.fields.Integer(dump_only=True, metadata={"description": "Row version."})
+
+
+AgreementPageSchema = list_of_page(AgreementSchema, "AgreementPage")

@@ -1,0 +1,206 @@
+"""What every resource shares: the Api and Blueprint, problem schema, paging schemas."""
+
+from __future__ import annotations
+
+import http
+import re
+from copy import deepcopy
+from functools import wraps
+
+import flask_smorest
+import marshmallow as ma
+from flask import g
+from flask_smorest.utils import deepupdate, prepare_response
+
+from .. import auth
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_PAGE = 500
+DEFAULT_PAGE = 50
+
+
+class ProblemFieldSchema(ma.Schema):
+    field = ma.fields.String(metadata={"description": "Dotted path of the offending field."})
+    reason = ma.fields.String(metadata={"description": "Why the value was refused."})
+    # Present when the field is a query parameter or header rather than part of the body.
+    in_ = ma.fields.String(data_key="in", metadata={"description": "query or headers"})
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details."""
+
+    type = ma.fields.String(metadata={"description": "URI naming the kind of problem."})
+    title = ma.fields.String(metadata={"description": "Short summary of the kind of problem."})
+    status = ma.fields.Integer(metadata={"description": "The HTTP status code."})
+    detail = ma.fields.String(metadata={"description": "What went wrong in this request."})
+    instance = ma.fields.String(metadata={"description": "The request path."})
+    request_id = ma.fields.String(metadata={"description": "Echoed X-Request-ID."})
+    errors = ma.fields.List(
+        ma.fields.Nested(ProblemFieldSchema),
+        metadata={"description": "Each bad field and why (422)."},
+    )
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ProblemSchema
+    # Every error status is listed per operation instead (see Blueprint below).
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304) and status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, "application/problem+json")
+                if status in (429, 503):
+                    response["headers"] = {
+                        "Retry-After": {
+                            "description": "Seconds to wait before retrying.",
+                            "schema": {"type": "integer"},
+                        }
+                    }
+                if status == 401:
+                    response["headers"] = {
+                        "WWW-Authenticate": {
+                            "description": "The Bearer scheme.",
+                            "schema": {"type": "string"},
+                        }
+                    }
+            self.spec.components.response(status.name, response, lazy=True)
+
+
+def _name(code: int) -> str:
+    return http.HTTPStatus(code).name
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """Adds to each operation's spec the error statuses that the shared machinery can answer,
+    so the documentation cannot forget them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_common_errors)
+
+    @staticmethod
+    def _prepare_common_errors(doc, doc_info, *, api, spec, method, **kwargs):
+        codes = {429, 500, 503}
+        role = doc_info.get("role")
+        if role is not None:
+            codes.add(401)
+            if role != "reader":
+                codes.add(403)
+        has_query = any(
+            isinstance(p, dict) and p.get("in") == "query" for p in doc.get("parameters", [])
+        )
+        if has_query or "requestBody" in doc:
+            codes.add(422)
+        if "requestBody" in doc:
+            codes.update({400, 413, 415})
+        codes.update(doc_info.get("extra_errors", ()))
+        responses = {c: _name(c) for c in sorted(codes)}
+        return deepupdate(doc, {"responses": responses})
+
+
+def _add_doc(func, wrapper, **info):
+    wrapper._apidoc = deepcopy(getattr(func, "_apidoc", {}))
+    for key, value in info.items():
+        if key == "extra_errors":
+            wrapper._apidoc.setdefault(key, [])
+            wrapper._apidoc[key] = sorted(set(wrapper._apidoc[key]) | set(value))
+        else:
+            wrapper._apidoc[key] = value
+    return wrapper
+
+
+def requires(role: str):
+    """Needs at least `role`; also documents 401/403 for the operation."""
+
+    def decorator(func):
+        guarded = auth.require(role)(func)
+
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            return guarded(*args, **kwargs)
+
+        return _add_doc(func, wrapper, role=role)
+
+    return decorator
+
+
+def errors(*codes: int):
+    """Documents statuses a route's own logic answers (404, 409, ...)."""
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs)
+
+        return _add_doc(func, wrapper, extra_errors=codes)
+
+    return decorator
+
+
+def principal() -> auth.Principal:
+    return g.principal
+
+
+def session():
+    return g.db
+
+
+class PageArgs(ma.Schema):
+    limit = ma.fields.Integer(
+        load_default=DEFAULT_PAGE,
+        validate=ma.validate.Range(min=1, max=MAX_PAGE),
+        metadata={"description": f"Page size, at most {MAX_PAGE}."},
+    )
+    cursor = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=2000),
+        metadata={"description": "Opaque cursor from the previous page's next_cursor."},
+    )
+
+
+def slug_field(description: str, **kwargs) -> ma.fields.String:
+    return ma.fields.String(
+        validate=[
+            ma.validate.Length(min=1, max=64),
+            ma.validate.Regexp(SLUG, error="must be a lower-case slug like 'syrian-government'"),
+        ],
+        metadata={"description": description, **kwargs.pop("metadata", {})},
+        **kwargs,
+    )
+
+
+def text(max_len: int, description: str, **kwargs) -> ma.fields.String:
+    return ma.fields.String(
+        validate=ma.validate.Length(min=1, max=max_len),
+        metadata={"description": description, **kwargs.pop("metadata", {})},
+        **kwargs,
+    )
+
+
+def list_of_page(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    return ma.Schema.from_dict(
+        {
+            "items": ma.fields.List(
+                ma.fields.Nested(item_schema), metadata={"description": "This page."}
+            ),
+            "next_cursor": ma.fields.String(
+                allow_none=True,
+                metadata={"description": "Cursor of the next page; null on the last page."},
+            ),
+        },
+        name=name,
+    )
+
+
+def keyset_page(kind: str, args: dict, fetch, key=lambda row: row.id):
+    """One page by id order: fetch(after, limit+1); the extra row tells whether more follow."""
+    from ..paging import decode_cursor, encode_cursor, link_header
+
+    after = decode_cursor(args.get("cursor"), kind)
+    limit = args["limit"]
+    rows = fetch(after["id"] if after else None, limit + 1)
+    nxt = encode_cursor({"k": kind, "id": key(rows[limit - 1])}) if len(rows) > limit else None
+    return {"items": rows[:limit], "next_cursor": nxt}, 200, link_header(nxt)

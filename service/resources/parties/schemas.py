@@ -1,0 +1,131 @@
+"""Public contract of parties."""
+
+import marshmallow as ma
+
+from ..common import list_of_page, slug_field, text
+
+PARTY_KINDS = (
+    "state",
+    "armed_force",
+    "armed_group",
+    "international_organisation",
+    "monitor",
+    "media",
+    "civilians",
+    "other",
+)
+AFFILIATION_RELATIONS = (
+    "backed_by",
+    "allied_with",
+    "part_of",
+    "guarantor_for",
+    "opposed_to",
+    "formerly",
+    "other",
+)
+
+
+class LanguageTag(ma.fields.String):
+    """A BCP 47 language tag such as `ar`, `en` or `pt-BR`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        import langcodes
+
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if not langcodes.tag_is_valid(value):
+            raise ma.ValidationError("is not a valid BCP 47 language tag")
+        return langcodes.standardize_tag(value)
+
+
+class AffiliationSchema(ma.Schema):
+    relation = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(AFFILIATION_RELATIONS),
+        metadata={"description": "How the two parties are linked.", "example": "backed_by"},
+    )
+    party = slug_field("The other party's id.", required=True, metadata={"example": "turkey"})
+
+
+def _names_field():
+    return ma.fields.Dict(
+        keys=LanguageTag(),
+        values=ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
+        validate=ma.validate.Length(max=50),
+        metadata={
+            "description": "Name by BCP 47 language tag.",
+            "example": {"ar": "الحكومة السورية"},
+        },
+    )
+
+
+def _aliases_field():
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
+        validate=ma.validate.Length(max=100),
+        metadata={
+            "description": "Other spellings; look-up ignores case and accents.",
+            "example": ["Hayaat Tahrir Al-Shaam", "HTS"],
+        },
+    )
+
+
+class PartyCreateSchema(ma.Schema):
+    id = slug_field(
+        "Readable slug, chosen by the creator.",
+        required=True,
+        metadata={"example": "syrian-government"},
+    )
+    name = text(200, "Name in English.", required=True, metadata={"example": "Government of Syria"})
+    kind = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(PARTY_KINDS),
+        metadata={"description": "What sort of actor.", "example": "state"},
+    )
+    names = _names_field()
+    aliases = _aliases_field()
+    affiliations = ma.fields.List(
+        ma.fields.Nested(AffiliationSchema),
+        validate=ma.validate.Length(max=50),
+        metadata={"description": "Links to other parties."},
+    )
+    description = text(5000, "Free text about the party.", allow_none=True)
+
+
+class PartyPatchSchema(ma.Schema):
+    name = text(200, "Name in English.")
+    kind = ma.fields.String(
+        validate=ma.validate.OneOf(PARTY_KINDS), metadata={"description": "What sort of actor."}
+    )
+    names = _names_field()
+    aliases = _aliases_field()
+    affiliations = ma.fields.List(
+        ma.fields.Nested(AffiliationSchema),
+        validate=ma.validate.Length(max=50),
+        metadata={"description": "Links to other parties."},
+    )
+    description = text(5000, "Free text about the party.", allow_none=True)
+
+
+class PartySchema(PartyCreateSchema):
+    created_by_org = ma.fields.String(
+        dump_only=True,
+        data_key="created_by",
+        metadata={"description": "Organisation that created it."},
+    )
+    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "UTC."})
+    updated_at = ma.fields.DateTime(dump_only=True, metadata={"description": "UTC."})
+    version = ma.fields.Integer(dump_only=True, metadata={"description": "Row version."})
+
+
+class PartyQueryArgs(ma.Schema):
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "Matches names and aliases, ignoring case and accents."},
+    )
+    kind = ma.fields.String(
+        validate=ma.validate.OneOf(PARTY_KINDS),
+        metadata={"description": "Only parties of this kind."},
+    )
+
+
+PartyPageSchema = list_of_page(PartySchema, "PartyPage")
