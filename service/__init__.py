@@ -70,8 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .resources.keys.routes import blp as keys_blp
     from .resources.parties.routes import blp as parties_blp
 
-    app.register_blueprint(ops_bp)
-    for blp in (parties_blp, agreements_blp, keys_blp):
+    for blp in (ops_bp, parties_blp, agreements_blp, keys_blp):
         api.register_blueprint(blp)
 
     from .cli import register as register_cli

@@ -30,3 +30,5 @@ def configure(level: str = "INFO") -> None:
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic announces each of its plugins at INFO whenever it is imported.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

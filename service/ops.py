@@ -7,12 +7,18 @@ import functools
 import swagger_ui_bundle
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask import Response, current_app, jsonify, send_from_directory
 from sqlalchemy import text
 
 from . import config, db, metrics
+from .resources.common import Blueprint
 
-bp = Blueprint("ops", __name__)
+bp = Blueprint(
+    "operations",
+    __name__,
+    description="Health, readiness, metrics and the spec.",
+    common_errors=False,
+)
 
 
 @functools.cache
@@ -22,13 +28,18 @@ def schema_head() -> str | None:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
-@bp.get("/healthz")
+@bp.route("/healthz")
+@bp.alt_response(200, description="The process is alive.", success=True)
 def healthz():
+    """Liveness: answers while the process runs, whatever the database does"""
     return jsonify(status="ok")
 
 
-@bp.get("/readyz")
+@bp.route("/readyz")
+@bp.alt_response(200, description="Database reachable, schema at head.", success=True)
+@bp.alt_response(503, description="Not ready: database unreachable or schema not at head.")
 def readyz():
+    """Readiness: the database answers and its schema is at head"""
     try:
         with db.get_engine().connect() as conn:
             current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -47,19 +58,25 @@ def readyz():
     return jsonify(status="ok", schema=current)
 
 
-@bp.get("/metrics")
+@bp.route("/metrics")
+@bp.alt_response(200, description="Prometheus text format.", success=True)
 def prometheus():
+    """Prometheus metrics"""
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)
 
 
-@bp.get("/v1/openapi.yaml")
+@bp.route("/v1/openapi.yaml")
+@bp.alt_response(200, description="This OpenAPI document as YAML.", success=True)
 def openapi_yaml():
+    """This OpenAPI document"""
     api = current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
     return Response(api.spec.to_yaml(), content_type="application/yaml")
 
 
-@bp.get("/docs/assets/<path:filename>")
+@bp.route("/docs/assets/<path:filename>")
+@bp.doc(hide=True)
 def docs_assets(filename: str):
+    """Swagger UI assets"""
     # Swagger UI ships inside a Python package, so the docs work offline, with no CDN.
     return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)

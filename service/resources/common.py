@@ -77,13 +77,14 @@ class Blueprint(flask_smorest.Blueprint):
     """Adds to each operation's spec the error statuses that the shared machinery can answer,
     so the documentation cannot forget them."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, common_errors: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        # Operations endpoints are neither rate-limited nor behind the database.
+        self._common = {429, 500, 503} if common_errors else {500}
         self._prepare_doc_cbks.append(self._prepare_common_errors)
 
-    @staticmethod
-    def _prepare_common_errors(doc, doc_info, *, api, spec, method, **kwargs):
-        codes = {429, 500, 503}
+    def _prepare_common_errors(self, doc, doc_info, *, api, spec, method, **kwargs):
+        codes = set(self._common)
         role = doc_info.get("role")
         if role is not None:
             codes.add(401)
