@@ -67,10 +67,21 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from .ops import bp as ops_bp
     from .resources.agreements.routes import blp as agreements_blp
+    from .resources.claims.routes import blp as claims_blp
     from .resources.keys.routes import blp as keys_blp
     from .resources.parties.routes import blp as parties_blp
+    from .resources.sources.routes import blp as sources_blp
+    from .resources.violations.routes import blp as violations_blp
 
-    for blp in (ops_bp, parties_blp, agreements_blp, keys_blp):
+    for blp in (
+        ops_bp,
+        parties_blp,
+        agreements_blp,
+        sources_blp,
+        violations_blp,
+        claims_blp,
+        keys_blp,
+    ):
         api.register_blueprint(blp)
 
     from .cli import register as register_cli

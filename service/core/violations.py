@@ -1,0 +1,358 @@
+"""Violations: alleged incidents, their claims, status and verdicts."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from shapely.geometry import Point, shape
+from shapely.prepared import prep
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..auth import Principal
+from ..errors import Forbidden, NotFound, ValidationFailed
+from ..models import AffectedParty, Agreement, AuditEntry, StatusChange, Violation, utcnow
+from . import audit, claims, status
+from .common import ensure_can_edit
+from .parties import check_exist
+
+LOCATION_COLUMNS = {
+    "name": "location_name",
+    "admin1": "admin1",
+    "admin2": "admin2",
+    "country": "country",
+    "lat": "lat",
+    "lon": "lon",
+    "precision": "location_precision",
+}
+CASUALTY_GROUPS = {
+    ("killed",): "killed",
+    ("injured",): "injured",
+    ("civilian", "killed"): "civilian_killed",
+    ("civilian", "injured"): "civilian_injured",
+}
+FIGURES = ("low", "best", "high")
+
+
+def get(session: Session, violation_id: str, *, lock: bool = False) -> Violation:
+    stmt = select(Violation).where(Violation.id == violation_id)
+    if lock:
+        # Claims and verdicts on one violation queue up here, so each sees the other's result.
+        stmt = stmt.with_for_update()
+    violation = session.execute(stmt).scalar_one_or_none()
+    if violation is None:
+        raise NotFound(f"No violation with id '{violation_id}'.")
+    return violation
+
+
+@lru_cache(maxsize=64)
+def _prepared_zone(agreement_id: str, version: int, zone_json: str):
+    import json
+
+    return prep(shape(json.loads(zone_json)))
+
+
+def zone_membership(agreement: Agreement | None, lat: float | None, lon: float | None):
+    """True/False when the agreement has a zone and the violation has coordinates, else None."""
+    if agreement is None or not agreement.zone or lat is None or lon is None:
+        return None
+    import json
+
+    zone = _prepared_zone(
+        agreement.id, agreement.version, json.dumps(agreement.zone, sort_keys=True)
+    )
+    return bool(zone.covers(Point(lon, lat)))
+
+
+def _flatten(data: dict[str, Any]) -> dict[str, Any]:
+    """Public shape -> column values, for the fields present in `data`."""
+    out: dict[str, Any] = {}
+    for field in (
+        "title",
+        "description",
+        "category",
+        "occurred_at",
+        "occurred_until",
+        "date_precision",
+        "provisions",
+        "tags",
+        "external_ref",
+    ):
+        if field in data:
+            out[field] = data[field]
+    if "agreement" in data:
+        out["agreement_id"] = data["agreement"]
+    if "attributed_party" in data:
+        out["attributed_party_id"] = data["attributed_party"]
+    if "location" in data:
+        location = data["location"] or {}
+        for key, column in LOCATION_COLUMNS.items():
+            out[column] = location.get(key)
+    if "casualties" in data:
+        casualties = data["casualties"] or {}
+        for path, prefix in CASUALTY_GROUPS.items():
+            node = casualties
+            for step in path:
+                node = (node or {}).get(step) or {}
+            for figure in FIGURES:
+                out[f"{prefix}_{figure}"] = node.get(figure)
+    return out
+
+
+def check_refs(session: Session, data: dict[str, Any], agreement_id: str | None) -> dict[str, str]:
+    refs = {}
+    if data.get("attributed_party"):
+        refs["attributed_party"] = data["attributed_party"]
+    for i, pid in enumerate(data.get("affected_parties") or []):
+        refs[f"affected_parties.{i}"] = pid
+    errors = check_exist(session, refs)
+    agreement = None
+    if agreement_id:
+        agreement = session.get(Agreement, agreement_id)
+        if agreement is None:
+            errors["agreement"] = f"unknown agreement '{agreement_id}'"
+    codes = data.get("provisions")
+    if codes:
+        if agreement is None and "agreement" not in errors:
+            errors["provisions"] = "provisions need an agreement"
+        elif agreement is not None:
+            known = {p["code"] for p in agreement.provisions}
+            for i, code in enumerate(codes):
+                if code not in known:
+                    errors[f"provisions.{i}"] = (
+                        f"'{agreement.id}' has no provision '{code}'; it has: "
+                        + ", ".join(sorted(known))
+                    )
+    return errors
+
+
+def refresh_status(
+    session: Session, actor: Principal | None, violation: Violation, claim_rows=None
+) -> StatusChange | None:
+    """Re-derive the status from live claims (unless a verdict stands) and record any change."""
+    if violation.verdict is not None:
+        return None
+    rows = claim_rows if claim_rows is not None else claims.for_violation(session, violation.id)
+    new, why = status.derive(violation, rows)
+    if new == violation.status:
+        return None
+    return _set_status(session, actor, violation, new, why, verdict=None)
+
+
+def _set_status(session, actor, violation, new, reason, verdict):
+    change = StatusChange(
+        violation_id=violation.id,
+        from_status=violation.status,
+        to_status=new,
+        by_org=actor.org if actor else None,
+        reason=reason,
+        verdict=verdict,
+        at=utcnow(),
+    )
+    violation.status = new
+    violation.updated_at = change.at
+    session.add(change)
+    return change
+
+
+def create(session: Session, actor: Principal, data: dict[str, Any]) -> Violation:
+    errors = check_refs(session, data, data.get("agreement"))
+    for i, claim in enumerate(data.get("claims") or []):
+        errors.update(claims.check_refs(session, claim, f"claims.{i}", None))
+        if claim.get("responds_to"):
+            errors[f"claims.{i}.responds_to"] = (
+                "a new violation has no claims yet: post the counterclaim after it is recorded"
+            )
+    if errors:
+        raise ValidationFailed(errors)
+    agreement = session.get(Agreement, data["agreement"]) if data.get("agreement") else None
+    values = _flatten(data)
+    violation = Violation(**values, reported_by=actor.org, status="reported", claim_count=0)
+    violation.affected = [
+        AffectedParty(party_id=pid, position=i)
+        for i, pid in enumerate(data.get("affected_parties") or [])
+    ]
+    violation.in_agreement_zone = zone_membership(agreement, violation.lat, violation.lon)
+    session.add(violation)
+    session.flush()
+    summary = {k: v for k, v in data.items() if k != "claims"}
+    audit.record(
+        session,
+        actor,
+        "create",
+        "violation",
+        violation.id,
+        {"fields": summary},
+        violation_id=violation.id,
+    )
+    session.add(
+        StatusChange(
+            violation_id=violation.id,
+            from_status=None,
+            to_status="reported",
+            by_org=actor.org,
+            reason="recorded",
+            at=violation.created_at,
+        )
+    )
+    added = [claims.add(session, actor, violation, c) for c in data.get("claims") or []]
+    refresh_status(session, actor, violation, added)
+    return violation
+
+
+def update(session: Session, actor: Principal, violation: Violation, data: dict[str, Any]):
+    ensure_can_edit(actor, violation.reported_by, "violation")
+    agreement_id = data.get("agreement", violation.agreement_id)
+    check = dict(data)
+    if "provisions" not in check and "agreement" in data:
+        check["provisions"] = violation.provisions
+    errors = check_refs(session, check, agreement_id)
+    if errors:
+        raise ValidationFailed(errors)
+    values = _flatten(data)
+    merged_from = values.get("occurred_at", violation.occurred_at)
+    merged_until = values.get("occurred_until", violation.occurred_until)
+    if merged_until is not None and merged_from is not None and merged_until < merged_from:
+        raise ValidationFailed({"occurred_until": "must not be before occurred_at"})
+    changed: dict[str, Any] = {}
+    for column, value in values.items():
+        old = getattr(violation, column)
+        if old != value:
+            changed[column] = {"from": old, "to": value}
+            setattr(violation, column, value)
+    if "affected_parties" in data:
+        old = [a.party_id for a in violation.affected]
+        if old != data["affected_parties"]:
+            changed["affected_parties"] = {"from": old, "to": data["affected_parties"]}
+            violation.affected = [
+                AffectedParty(party_id=pid, position=i)
+                for i, pid in enumerate(data["affected_parties"])
+            ]
+    if not changed:
+        return violation
+    agreement = session.get(Agreement, violation.agreement_id) if violation.agreement_id else None
+    violation.in_agreement_zone = zone_membership(agreement, violation.lat, violation.lon)
+    violation.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session, actor, "update", "violation", violation.id, changed, violation_id=violation.id
+    )
+    if "attributed_party_id" in changed:
+        refresh_status(session, actor, violation)
+    return violation
+
+
+def add_claim(session: Session, actor: Principal, violation_id: str, data: dict[str, Any]):
+    violation = get(session, violation_id, lock=True)
+    errors = claims.check_refs(session, data, "", violation.id)
+    if errors:
+        raise ValidationFailed(errors)
+    claim = claims.add(session, actor, violation, data)
+    refresh_status(session, actor, violation)
+    return claim
+
+
+def claim_changed(session: Session, actor: Principal, claim) -> None:
+    """After a claim was edited or withdrawn: its violation's status may have moved."""
+    violation = get(session, claim.violation_id, lock=True)
+    violation.updated_at = utcnow()
+    refresh_status(session, actor, violation)
+
+
+VERDICT_ROLES = {"confirmed": "verifier", "refuted": "verifier", "reopened": "verifier"}
+
+
+def verdict(session: Session, actor: Principal, violation_id: str, kind: str, reason: str):
+    violation = get(session, violation_id, lock=True)
+    if kind == "retracted":
+        if not (
+            actor.role == "admin"
+            or (actor.at_least("reporter") and actor.org == violation.reported_by)
+        ):
+            raise Forbidden("Only the reporting organisation or an admin may retract a violation.")
+    elif not actor.at_least(VERDICT_ROLES[kind]):
+        raise Forbidden(f"A '{kind}' verdict needs the verifier role.")
+    if kind == "reopened":
+        if violation.verdict is None:
+            raise ValidationFailed({"verdict": "no verdict stands on this violation"})
+        violation.verdict = None
+        new, why = status.derive(violation, claims.for_violation(session, violation.id))
+        change = _set_status(
+            session, actor, violation, new, f"reopened: {reason}; {why}", verdict="reopened"
+        )
+    else:
+        if violation.verdict == kind:
+            raise ValidationFailed({"verdict": f"the violation is {kind} already"})
+        violation.verdict = kind
+        change = _set_status(session, actor, violation, kind, reason, verdict=kind)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "verdict",
+        "violation",
+        violation.id,
+        {
+            "verdict": kind,
+            "reason": reason,
+            "status": {"from": change.from_status, "to": change.to_status},
+        },
+        violation_id=violation.id,
+    )
+    return violation
+
+
+def status_history(session: Session, violation_id: str) -> list[StatusChange]:
+    stmt = (
+        select(StatusChange)
+        .where(StatusChange.violation_id == violation_id)
+        .order_by(StatusChange.seq)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def history(session: Session, violation_id: str) -> list[AuditEntry]:
+    stmt = (
+        select(AuditEntry).where(AuditEntry.violation_id == violation_id).order_by(AuditEntry.seq)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def refresh_zone_membership(session: Session, actor: Principal, agreement: Agreement) -> None:
+    """An agreement's zone changed: recompute in_agreement_zone of the violations under it."""
+    stmt = select(Violation).where(Violation.agreement_id == agreement.id)
+    for violation in session.execute(stmt).scalars():
+        inside = zone_membership(agreement, violation.lat, violation.lon)
+        if inside != violation.in_agreement_zone:
+            audit.record(
+                session,
+                actor,
+                "update",
+                "violation",
+                violation.id,
+                {"in_agreement_zone": {"from": violation.in_agreement_zone, "to": inside}},
+                violation_id=violation.id,
+            )
+            violation.in_agreement_zone = inside
+            violation.updated_at = utcnow()
+
+
+def list_(session: Session, *, filters: dict[str, Any], after: tuple | None, limit: int):
+    stmt = select(Violation).order_by(Violation.created_at, Violation.id).limit(limit)
+    for field, column in (
+        ("status", Violation.status),
+        ("category", Violation.category),
+        ("agreement", Violation.agreement_id),
+        ("country", Violation.country),
+        ("attributed_party", Violation.attributed_party_id),
+    ):
+        if filters.get(field):
+            stmt = stmt.where(column == filters[field])
+    if after:
+        created_at, vid = after
+        stmt = stmt.where(
+            (Violation.created_at > created_at)
+            | ((Violation.created_at == created_at) & (Violation.id > vid))
+        )
+    return list(session.execute(stmt).scalars())

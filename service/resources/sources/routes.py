@@ -1,0 +1,78 @@
+"""Routes for /v1/sources."""
+
+from flask.views import MethodView
+
+from ...core import sources as core
+from ..common import Blueprint, PageArgs, errors, keyset_page, principal, requires, session
+from .present import source_view
+from .schemas import (
+    SourceCreateSchema,
+    SourcePageSchema,
+    SourcePatchSchema,
+    SourceQueryArgs,
+    SourceSchema,
+)
+
+blp = Blueprint(
+    "sources",
+    __name__,
+    url_prefix="/v1/sources",
+    description="Provenance: where each claim came from. Never fetched.",
+)
+
+
+class SourceListArgs(PageArgs, SourceQueryArgs):
+    pass
+
+
+@blp.route("")
+class Sources(MethodView):
+    @requires("reader")
+    @blp.etag
+    @blp.arguments(SourceListArgs, location="query")
+    @blp.response(200, SourcePageSchema)
+    def get(self, args):
+        """List sources"""
+        body, status, headers = keyset_page(
+            "sources",
+            args,
+            lambda after, limit: core.list_(
+                session(),
+                publisher=args.get("publisher"),
+                kind=args.get("kind"),
+                after=after,
+                limit=limit,
+            ),
+        )
+        body["items"] = [source_view(s, principal()) for s in body["items"]]
+        return body, status, headers
+
+    @requires("reporter")
+    @blp.etag
+    @blp.arguments(SourceCreateSchema)
+    @blp.response(201, SourceSchema)
+    def post(self, data):
+        """Record a source"""
+        return source_view(core.create(session(), principal(), data), principal())
+
+
+@blp.route("/<source_id>")
+class SourceById(MethodView):
+    @requires("reader")
+    @blp.etag
+    @blp.response(200, SourceSchema)
+    @errors(404)
+    def get(self, source_id):
+        """Get a source (identities of confidential sources only for those allowed)"""
+        return source_view(core.get(session(), source_id), principal())
+
+    @requires("reporter")
+    @blp.etag
+    @blp.arguments(SourcePatchSchema)
+    @blp.response(200, SourceSchema)
+    @errors(404)
+    def patch(self, data, source_id):
+        """Change a source (If-Match required)"""
+        source = core.get(session(), source_id)
+        blp.check_etag(source_view(source, principal()), SourceSchema)
+        return source_view(core.update(session(), principal(), source, data), principal())

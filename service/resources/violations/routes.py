@@ -1,0 +1,153 @@
+"""Routes for /v1/violations."""
+
+from datetime import datetime
+
+from flask.views import MethodView
+
+from ...core import violations as core
+from ...paging import decode_cursor, encode_cursor, link_header
+from ..claims.present import claim_view
+from ..claims.schemas import ClaimCreateSchema, ClaimListSchema, ClaimSchema
+from ..common import Blueprint, PageArgs, errors, principal, requires, session
+from .present import summary_view, violation_view
+from .schemas import (
+    HistorySchema,
+    VerdictSchema,
+    ViolationCreateSchema,
+    ViolationPageSchema,
+    ViolationPatchSchema,
+    ViolationQueryArgs,
+    ViolationSchema,
+)
+
+blp = Blueprint(
+    "violations",
+    __name__,
+    url_prefix="/v1/violations",
+    description="Alleged violations, their claims, status and verdicts.",
+)
+
+
+class ViolationListArgs(PageArgs, ViolationQueryArgs):
+    pass
+
+
+@blp.route("")
+class Violations(MethodView):
+    @requires("reader")
+    @blp.etag
+    @blp.arguments(ViolationListArgs, location="query")
+    @blp.response(200, ViolationPageSchema)
+    def get(self, args):
+        """List violations (lean items with claim_count)"""
+        cursor = decode_cursor(args.get("cursor"), "violations")
+        after = (datetime.fromisoformat(cursor["t"]), cursor["id"]) if cursor else None
+        limit = args["limit"]
+        rows = core.list_(session(), filters=args, after=after, limit=limit + 1)
+        nxt = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            nxt = encode_cursor(
+                {"k": "violations", "t": last.created_at.isoformat(), "id": last.id}
+            )
+        return (
+            {"items": [summary_view(v) for v in rows[:limit]], "next_cursor": nxt},
+            200,
+            link_header(nxt),
+        )
+
+    @requires("reporter")
+    @blp.etag
+    @blp.arguments(ViolationCreateSchema)
+    @blp.response(201, ViolationSchema)
+    def post(self, data):
+        """Record a violation, optionally with its claims and their sources, all or nothing"""
+        violation = core.create(session(), principal(), data)
+        return violation_view(session(), violation, principal())
+
+
+@blp.route("/<violation_id>")
+class ViolationById(MethodView):
+    @requires("reader")
+    @blp.etag
+    @blp.response(200, ViolationSchema)
+    @errors(404)
+    def get(self, violation_id):
+        """Get a violation with its claims, status history and contested facts"""
+        return violation_view(session(), core.get(session(), violation_id), principal())
+
+    @requires("reporter")
+    @blp.etag
+    @blp.arguments(ViolationPatchSchema)
+    @blp.response(200, ViolationSchema)
+    @errors(404)
+    def patch(self, data, violation_id):
+        """Change a violation your organisation reported (If-Match required)"""
+        violation = core.get(session(), violation_id, lock=True)
+        blp.check_etag(violation_view(session(), violation, principal()), ViolationSchema)
+        violation = core.update(session(), principal(), violation, data)
+        return violation_view(session(), violation, principal())
+
+
+@blp.route("/<violation_id>/claims")
+class ViolationClaims(MethodView):
+    @requires("reader")
+    @blp.etag
+    @blp.response(200, ClaimListSchema)
+    @errors(404)
+    def get(self, violation_id):
+        """List the claims about a violation, withdrawn ones included"""
+        from ...core import claims as claims_core
+
+        core.get(session(), violation_id)
+        rows = claims_core.for_violation(session(), violation_id)
+        return {"items": [claim_view(c, principal()) for c in rows], "next_cursor": None}
+
+    @requires("reporter")
+    @blp.etag
+    @blp.arguments(ClaimCreateSchema)
+    @blp.response(201, ClaimSchema)
+    @errors(404)
+    def post(self, data, violation_id):
+        """Add a claim or counterclaim (any reporter may)"""
+        claim = core.add_claim(session(), principal(), violation_id, data)
+        return claim_view(claim, principal())
+
+
+@blp.route("/<violation_id>/verdict")
+class Verdict(MethodView):
+    @requires("reporter")
+    @blp.arguments(VerdictSchema)
+    @blp.response(200, ViolationSchema)
+    @errors(404)
+    def post(self, data, violation_id):
+        """Set a verdict: confirmed, refuted, reopened (verifiers) or retracted"""
+        violation = core.verdict(
+            session(), principal(), violation_id, data["verdict"], data["reason"]
+        )
+        return violation_view(session(), violation, principal())
+
+
+@blp.route("/<violation_id>/history")
+class History(MethodView):
+    @requires("reader")
+    @blp.response(200, HistorySchema)
+    @errors(404)
+    def get(self, violation_id):
+        """Every recorded change to the violation and its claims"""
+        core.get(session(), violation_id)
+        entries = core.history(session(), violation_id)
+        return {
+            "items": [
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "actor": e.actor_org,
+                    "action": e.action,
+                    "entity": e.entity,
+                    "entity_id": e.entity_id,
+                    "changes": e.changes,
+                }
+                for e in entries
+            ]
+        }
