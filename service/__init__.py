@@ -66,21 +66,32 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_hooks(app)
 
     from .ops import bp as ops_bp
-    from .resources.agreements.routes import blp as agreements_blp
-    from .resources.claims.routes import blp as claims_blp
-    from .resources.keys.routes import blp as keys_blp
-    from .resources.parties.routes import blp as parties_blp
-    from .resources.sources.routes import blp as sources_blp
-    from .resources.violations.routes import blp as violations_blp
+    from .resources.agreements.routes import blp as agreements
+    from .resources.audit.routes import blp as audit
+    from .resources.batch.routes import blp as batch
+    from .resources.changes.routes import blp as changes
+    from .resources.claims.routes import blp as claims
+    from .resources.exports.routes import blp as exports
+    from .resources.keys.routes import blp as keys
+    from .resources.parties.routes import blp as parties
+    from .resources.sources.routes import blp as sources
+    from .resources.stats.routes import blp as stats
+    from .resources.violations.routes import blp as violations
 
+    # Exports and batch before violations, so their fixed paths win over /<violation_id>.
     for blp in (
         ops_bp,
-        parties_blp,
-        agreements_blp,
-        sources_blp,
-        violations_blp,
-        claims_blp,
-        keys_blp,
+        parties,
+        agreements,
+        sources,
+        exports,
+        batch,
+        violations,
+        claims,
+        changes,
+        stats,
+        audit,
+        keys,
     ):
         api.register_blueprint(blp)
 

@@ -10,12 +10,40 @@ from ..common import list_of_page, slug_field, text
 MAX_ZONE_POINTS = 20000
 
 
-def _points(coords):
-    if coords and isinstance(coords[0], int | float):
-        yield coords
-        return
-    for c in coords:
-        yield from _points(c)
+NESTING = "coordinates are not nested as GeoJSON requires: a Polygon is [[[lon, lat], ...], ...]"
+
+
+def _check_position(point, dims: set[int]) -> None:
+    # bool is an int in Python, but true/false are not coordinates.
+    if (
+        not isinstance(point, list)
+        or len(point) not in (2, 3)
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
+    ):
+        raise ma.ValidationError("each position must be [lon, lat] or [lon, lat, altitude]")
+    lon, lat = point[0], point[1]
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ma.ValidationError(f"position {point} is outside lon -180..180, lat -90..90")
+    dims.add(len(point))
+
+
+def _check_rings(rings, dims: set[int], count: int) -> int:
+    """Checks one Polygon's rings (RFC 7946 3.1.6); returns the running count of positions."""
+    if not isinstance(rings, list) or not rings:
+        raise ma.ValidationError(NESTING)
+    for ring in rings:
+        if not isinstance(ring, list) or not all(isinstance(p, list) for p in ring):
+            raise ma.ValidationError(NESTING)
+        count += len(ring)
+        if count > MAX_ZONE_POINTS:
+            raise ma.ValidationError(f"has more than {MAX_ZONE_POINTS} positions")
+        if len(ring) < 4:
+            raise ma.ValidationError("each ring needs at least 4 positions")
+        for point in ring:
+            _check_position(point, dims)
+        if ring[0] != ring[-1]:
+            raise ma.ValidationError("each ring must be closed: its last position equals its first")
+    return count
 
 
 class GeoJSONZone(ma.fields.Dict):
@@ -31,25 +59,19 @@ class GeoJSONZone(ma.fields.Dict):
         coords = value.get("coordinates")
         if not isinstance(coords, list) or not coords:
             raise ma.ValidationError("coordinates must be a non-empty array")
-        count = 0
-        try:
-            for point in _points(coords):
-                count += 1
-                if len(point) < 2 or not all(isinstance(v, int | float) for v in point):
-                    raise ma.ValidationError("each position must be [lon, lat]")
-                lon, lat = point[0], point[1]
-                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                    raise ma.ValidationError(
-                        f"position {point} is outside lon -180..180, lat -90..90"
-                    )
-        except (TypeError, IndexError):
-            raise ma.ValidationError("coordinates are not nested as GeoJSON requires") from None
-        if count > MAX_ZONE_POINTS:
-            raise ma.ValidationError(f"has more than {MAX_ZONE_POINTS} positions")
+        dims: set[int] = set()
+        if kind == "Polygon":
+            _check_rings(coords, dims, 0)
+        else:
+            count = 0
+            for polygon in coords:
+                count = _check_rings(polygon, dims, count)
+        if len(dims) > 1:
+            raise ma.ValidationError("positions mix [lon, lat] and [lon, lat, altitude]")
         try:
             geom = shape(value)
-        except (GEOSException, ValueError, TypeError, IndexError) as exc:
-            raise ma.ValidationError(f"is not a valid polygon: {exc}") from None
+        except (GEOSException, ValueError, TypeError, IndexError):
+            raise ma.ValidationError("is not a valid polygon") from None
         if geom.is_empty or not geom.is_valid:
             raise ma.ValidationError(f"is not a valid polygon: {explain_validity(geom)}")
         return value
