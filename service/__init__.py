@@ -57,7 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
 
     logs.configure(app.config["LOG_LEVEL"])
-    db.init_engine(app.config["DATABASE_URL"])
+    app.extensions["ledger.db"] = db.init_engine(app.config["DATABASE_URL"])
 
     from .resources.common import Api
 

@@ -35,7 +35,10 @@ def register(app: Flask) -> None:
     @click.option("--path", default=None, help="Folder of seed files (default: seeds/).")
     def seed(path: str | None):
         """Load seeds/ through the same service functions as the API; twice is the same as once."""
-        from .seeding import load_seeds
+        from .seeding import SeedError, load_seeds
 
-        counts = load_seeds(path)
+        try:
+            counts = load_seeds(path)
+        except SeedError as exc:
+            raise click.ClickException(f"seed data refused: {exc}") from None
         click.echo("Seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -6,6 +6,7 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from flask import current_app, has_app_context
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,11 +24,14 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a database error is logged with its SQL, and its bound values would carry
+    # request bodies (claim statements, source identities) into the logs.
     if is_sqlite(url):
         engine = create_engine(
             url,
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_pre_ping=True,
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
@@ -38,6 +42,7 @@ def make_engine(url: str) -> Engine:
         max_overflow=5,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
+        hide_parameters=True,
     )
 
 
@@ -59,25 +64,31 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 
-def init_engine(url: str) -> Engine:
+def init_engine(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """Make an engine and session factory; the newest is also the default outside an app."""
     global _engine, _factory
-    if _engine is not None:
-        _engine.dispose()
     _engine = make_engine(url)
     _factory = sessionmaker(bind=_engine, expire_on_commit=False, autoflush=True)
-    return _engine
+    return _engine, _factory
+
+
+def _bound() -> tuple[Engine, sessionmaker[Session]]:
+    # Each app keeps its own engine, so two apps in one process (tests) never share one.
+    if has_app_context():
+        bound = current_app.extensions.get("ledger.db")
+        if bound is not None:
+            return bound
+    if _engine is None or _factory is None:
+        raise RuntimeError("database engine is not initialised")
+    return _engine, _factory
 
 
 def get_engine() -> Engine:
-    if _engine is None:
-        raise RuntimeError("database engine is not initialised")
-    return _engine
+    return _bound()[0]
 
 
 def new_session() -> Session:
-    if _factory is None:
-        raise RuntimeError("database engine is not initialised")
-    return _factory()
+    return _bound()[1]()
 
 
 def dispose_engine() -> None:

@@ -57,9 +57,8 @@ def app(database_url, tmp_path_factory):
             "PUBLIC_READS": False,
         }
     )
-    db.init_engine(database_url)
     yield app
-    db.get_engine().dispose()
+    app.extensions["ledger.db"][0].dispose()
 
 
 @pytest.fixture
@@ -148,3 +147,61 @@ def anonymous(client) -> Caller:
 def error_fields(response) -> dict[str, str]:
     body = response.get_json()
     return {e["field"]: e["reason"] for e in body.get("errors", [])}
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Builds another app with other settings (or another database). The engine is process-wide,
+    so the session app's engine is restored afterwards."""
+
+    def make(**settings):
+        config = {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "RATE_LIMIT": "0",
+            "PUBLIC_READS": False,
+        }
+        config.update(settings)
+        return create_app(config)
+
+    yield make
+    db.init_engine(database_url)
+
+
+def problem_of(response) -> dict:
+    """The RFC 9457 body of an error response (fails when it is not problem+json)."""
+    assert response.mimetype == "application/problem+json", (
+        response.status_code,
+        response.mimetype,
+        response.get_data(as_text=True)[:300],
+    )
+    body = response.get_json(force=True)
+    assert body["status"] == response.status_code
+    assert body["title"] and body["type"]
+    return body
+
+
+@pytest.fixture
+def fresh_database(database_url, tmp_path):
+    """A separate, newly migrated database on the same backend, dropped afterwards."""
+    if database_url.startswith("postgresql"):
+        from sqlalchemy.engine import make_url
+
+        name = f"ledger_fresh_{uuid.uuid4().hex[:8]}"
+        admin_engine = create_engine(
+            make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+        )
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    else:
+        admin_engine = None
+        name = None
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    if admin_engine is not None:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
