@@ -8,8 +8,9 @@ import time
 import uuid
 
 from flask import Flask, g, request
+from werkzeug.exceptions import Unauthorized
 
-from . import config, db, logs, metrics
+from . import config, db, idempotency, limits, logs, metrics
 from .errors import problem, register_error_handlers
 
 API_VERSION = "1.0.0"
@@ -63,6 +64,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = Api(app)
     register_error_handlers(app)
+    # The limiter's own before_request runs first: a refused request costs no database work.
+    limits.init_app(app)
     _register_hooks(app)
 
     from .ops import bp as ops_bp
@@ -117,9 +120,19 @@ def _register_hooks(app: Flask) -> None:
             mimetype = request.mimetype or ""
             if not (mimetype == "application/json" or mimetype.endswith("+json")):
                 return problem(415, "Unsupported media type", "Send the body as application/json.")
+        if request.headers.get("Authorization"):
+            refused = limits.check_auth_failures()
+            if refused is not None:
+                return refused
         g.write_token = db.write_intent.set(request.method not in _SAFE_METHODS)
         g.db = db.new_session()
-        g.principal = auth.authenticate(g.db)
+        try:
+            g.principal = auth.authenticate(g.db)
+        except Unauthorized:
+            limits.note_auth_failure()
+            raise
+        if request.method == "POST":
+            return idempotency.begin(g.db, g.principal)
         return None
 
     @app.after_request
@@ -128,14 +141,17 @@ def _register_hooks(app: Flask) -> None:
         if session is not None:
             if response.status_code < 400 and not response.is_streamed:
                 try:
+                    idempotency.complete(session, response)
                     session.commit()
                 except Exception as exc:  # the client must never see 2xx for a lost write
                     session.rollback()
                     response = app.handle_user_exception(exc)
                     if not hasattr(response, "status_code"):
                         response = app.make_response(response)
+                    idempotency.failed(session, response)
             elif response.status_code >= 400:
                 session.rollback()
+                idempotency.failed(session, response)
         response.headers["X-Request-ID"] = g.get("request_id", "")
         response.headers["X-Content-Type-Options"] = "nosniff"
         if request.headers.get("Authorization"):

@@ -120,7 +120,12 @@ def _webargs_location_errors(messages: Any) -> list[dict[str, str]]:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
-        return problem(err.status, err.title, err.detail, errors=err.errors, **err.extra)
+        extra = dict(err.extra)
+        retry_after = extra.pop("retry_after", None)
+        resp = problem(err.status, err.title, err.detail, errors=err.errors, **extra)
+        if retry_after is not None:
+            resp.headers["Retry-After"] = str(retry_after)
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):

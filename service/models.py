@@ -321,3 +321,24 @@ class ClaimSource(Base):
     locator: Mapped[str | None] = mapped_column(String(500))
 
     source: Mapped[Source] = relationship(lazy="joined")
+
+
+class IdempotencyKey(Base):
+    """A POST's Idempotency-Key, the fingerprint of its request and the response it got.
+
+    The row is claimed (state in_progress) in its own short transaction, then completed in the
+    same transaction as the effect, so a committed effect always has its stored response.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    org: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,92 @@
+"""Per-key rate limits (Flask-Limiter; Redis when REDIS_URL is set, so instances share counts)
+and a per-address limit on failed authentications."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from limits import parse
+
+from .errors import problem
+
+
+def _caller() -> str:
+    # The key is hashed: counters in Redis must not hold usable secrets.
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return "key:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
+    return "addr:" + (request.remote_addr or "unknown")
+
+
+def _exempt() -> bool:
+    return not request.path.startswith("/v1/")
+
+
+def init_app(app: Flask) -> Limiter:
+    rate = str(app.config.get("RATE_LIMIT") or "0").strip()
+    enabled = rate not in ("0", "off", "none", "")
+    app.config.update(
+        RATELIMIT_ENABLED=enabled,
+        RATELIMIT_DEFAULT=rate if enabled else None,
+        RATELIMIT_STORAGE_URI=app.config.get("REDIS_URL") or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="ledger",
+        # When Redis is unreachable, count in memory rather than refuse every request.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+    )
+    limiter = Limiter(
+        key_func=_caller,
+        default_limits_exempt_when=_exempt,
+        app=app,
+    )
+    app.extensions["ledger.limiter"] = limiter
+
+    @app.after_request
+    def _whole_seconds(response):
+        # The window's reset rounds down to 0 in its last second; "retry after 0" invites a
+        # client to hammer, so the least we ask is one second.
+        if response.status_code == 429 and response.headers.get("Retry-After") == "0":
+            response.headers["Retry-After"] = "1"
+        return response
+
+    app.extensions["ledger.auth_limit"] = parse(app.config["AUTH_FAILURE_LIMIT"])
+    return limiter
+
+
+def _auth_failure_key() -> str:
+    return request.remote_addr or "unknown"
+
+
+def check_auth_failures():
+    """A 429 for an address that has failed authentication too often lately."""
+    limiter: Limiter = current_app.extensions["ledger.limiter"]
+    if not current_app.config.get("RATELIMIT_ENABLED"):
+        return None
+    item = current_app.extensions["ledger.auth_limit"]
+    try:
+        if limiter.limiter.test(item, "auth-failures", _auth_failure_key()):
+            return None
+        reset, _remaining = limiter.limiter.get_window_stats(
+            item, "auth-failures", _auth_failure_key()
+        )
+    except Exception:  # storage trouble must not lock everyone out
+        return None
+    resp = problem(429, "Too many requests", "Too many failed authentications; wait and retry.")
+    resp.headers["Retry-After"] = str(max(1, int(reset - time.time())))
+    return resp
+
+
+def note_auth_failure() -> None:
+    if not current_app.config.get("RATELIMIT_ENABLED"):
+        return
+    limiter: Limiter = current_app.extensions["ledger.limiter"]
+    try:
+        limiter.limiter.hit(
+            current_app.extensions["ledger.auth_limit"], "auth-failures", _auth_failure_key()
+        )
+    except Exception:  # counting is best effort
+        return

@@ -1,0 +1,268 @@
+"""Integrity: idempotent POSTs, lost updates, rate limits, a tamper-evident audit log, and
+database trouble answered with 503."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from service import create_app, db
+from service.models import IdempotencyKey, Violation, utcnow
+from tests.conftest import error_fields, unique
+from tests.factories import PartyPayload
+from tests.scenario import party, violation, violation_body
+
+
+def _count_titled(app, title):
+    with app.app_context(), db.session_scope(write=False) as s:
+        return s.execute(
+            select(func.count()).select_from(Violation).where(Violation.title == title)
+        ).scalar()
+
+
+def test_same_key_same_body_replays_the_first_response(app, reporter):
+    body = violation_body(title=unique("idem"))
+    headers = {"Idempotency-Key": unique("k")}
+    first = reporter.post("/v1/violations", json=body, headers=headers)
+    second = reporter.post("/v1/violations", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.get_json() == first.get_json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert _count_titled(app, body["title"]) == 1
+
+
+def test_same_key_other_body_is_422(reporter):
+    headers = {"Idempotency-Key": unique("k")}
+    assert reporter.post("/v1/parties", json=PartyPayload(), headers=headers).status_code == 201
+    resp = reporter.post("/v1/parties", json=PartyPayload(), headers=headers)
+    assert resp.status_code == 422
+    assert "headers.Idempotency-Key" in error_fields(resp)
+
+
+def test_keys_are_scoped_to_the_organisation(app, reporter, make_caller):
+    key = {"Idempotency-Key": unique("shared")}
+    other = make_caller("reporter")
+    title = unique("scoped")
+    assert (
+        reporter.post("/v1/violations", json=violation_body(title=title), headers=key).status_code
+        == 201
+    )
+    assert (
+        other.post("/v1/violations", json=violation_body(title=title), headers=key).status_code
+        == 201
+    )
+    assert _count_titled(app, title) == 2
+
+
+def test_client_errors_are_replayed_too(reporter):
+    key = {"Idempotency-Key": unique("k")}
+    bad = violation_body(category="nonsense")
+    first = reporter.post("/v1/violations", json=bad, headers=key)
+    again = reporter.post("/v1/violations", json=bad, headers=key)
+    assert first.status_code == again.status_code == 422
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_retry_while_first_runs_is_409_and_abandoned_claims_are_taken_over(app, reporter):
+    key = unique("k")
+    body = PartyPayload()
+    # The first attempt claims the key and then dies before answering (a killed worker).
+    first = reporter.post("/v1/parties", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 201
+    with app.app_context(), db.session_scope() as s:
+        row = s.get(IdempotencyKey, (reporter.org, key))
+        row.state, row.updated_at = "in_progress", utcnow()
+    resp = reporter.post("/v1/parties", json=body, headers={"Idempotency-Key": key})
+    assert resp.status_code == 409
+    assert resp.headers["Retry-After"] == "1"
+    with app.app_context(), db.session_scope() as s:
+        row = s.get(IdempotencyKey, (reporter.org, key))
+        row.updated_at = utcnow() - timedelta(minutes=5)
+    # Taken over: the party exists already, which the retry now learns.
+    assert (
+        reporter.post("/v1/parties", json=body, headers={"Idempotency-Key": key}).status_code == 409
+    )
+
+
+def test_malformed_key_is_422(reporter):
+    resp = reporter.post("/v1/parties", json=PartyPayload(), headers={"Idempotency-Key": "x" * 300})
+    assert "headers.Idempotency-Key" in error_fields(resp)
+
+
+def _parallel(n, work):
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def run(i):
+        barrier.wait()
+        results[i] = work(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_twenty_parallel_posts_with_one_key_make_one_record(app, reporter):
+    title = unique("parallel")
+    body = violation_body(title=title)
+    key = {"Idempotency-Key": unique("k"), "Authorization": f"Bearer {reporter.key}"}
+
+    def post(_i):
+        return app.test_client().post("/v1/violations", json=body, headers=key).status_code
+
+    statuses = _parallel(20, post)
+    assert _count_titled(app, title) == 1
+    assert set(statuses) <= {201, 409}
+    assert 201 in statuses
+    # Once the first has finished, every retry gets its answer.
+    again = app.test_client().post("/v1/violations", json=body, headers=key)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize("resource", ["violation", "party"])
+def test_two_patches_with_one_etag_one_wins(app, reporter, resource):
+    path = (
+        f"/v1/violations/{violation(reporter)['id']}"
+        if resource == "violation"
+        else f"/v1/parties/{party(reporter)}"
+    )
+    etag = reporter.get(path).headers["ETag"]
+    auth = {"Authorization": f"Bearer {reporter.key}", "If-Match": etag}
+    field = "title" if resource == "violation" else "name"
+
+    def patch(i):
+        return app.test_client().patch(path, json={field: f"edit {i}"}, headers=auth).status_code
+
+    assert sorted(_parallel(2, patch)) == [200, 412]
+
+
+def test_rate_limit_answers_429_then_lets_through_after_the_wait(database_url, make_caller):
+    limited = create_app(
+        {"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "RATE_LIMIT": "3/second"}
+    )
+    caller = make_caller("reader")
+    client = limited.test_client()
+    headers = {"Authorization": f"Bearer {caller.key}"}
+    # Enough requests to overflow one window whatever moment within it the test starts.
+    statuses = [client.get("/v1/parties", headers=headers) for _ in range(8)]
+    refused = [r for r in statuses if r.status_code == 429]
+    assert refused, [r.status_code for r in statuses]
+    assert refused[0].mimetype == "application/problem+json"
+    wait = int(refused[-1].headers["Retry-After"])
+    assert 1 <= wait <= 2
+    time.sleep(wait + 0.1)
+    assert client.get("/v1/parties", headers=headers).status_code == 200
+    # Operations endpoints are never limited.
+    assert all(client.get("/healthz").status_code == 200 for _ in range(10))
+
+
+def test_failed_authentications_are_limited_per_address(database_url, make_caller):
+    limited = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "RATE_LIMIT": "1000/second",
+            "AUTH_FAILURE_LIMIT": "3/minute",
+        }
+    )
+    client = limited.test_client()
+    bad = {"Authorization": "Bearer cl_not-a-key"}
+    assert [client.get("/v1/parties", headers=bad).status_code for _ in range(3)] == [401] * 3
+    resp = client.get("/v1/parties", headers=bad)
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
+
+
+def test_audit_chain_verifies_and_names_a_tampered_entry(app, reporter, is_postgres):
+    party(reporter)
+    ok = reporter.get("/v1/audit/verify").get_json()
+    assert ok["ok"] is True and ok["entries"] > 0
+    engine = app.extensions["ledger.db"][0]
+    with engine.connect() as conn:
+        seq, action = conn.execute(
+            text("SELECT seq, action FROM audit_log ORDER BY seq DESC LIMIT 1")
+        ).one()
+    _tamper(engine, is_postgres, seq, "forged")
+    try:
+        broken = reporter.get("/v1/audit/verify").get_json()
+        assert broken["ok"] is False
+        assert broken["first_bad_seq"] == seq
+    finally:
+        _tamper(engine, is_postgres, seq, action)
+    assert reporter.get("/v1/audit/verify").get_json()["ok"] is True
+
+
+UPDATE = "UPDATE audit_log SET action = :action WHERE seq = :seq"
+
+
+def _tamper(engine, is_postgres, seq, action):
+    """Change a row behind the service's back, as an intruder with database access would."""
+    with engine.begin() as conn:
+        if is_postgres:
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+            conn.execute(text(UPDATE), {"action": action, "seq": seq})
+            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_log_no_update"))
+            conn.execute(text(UPDATE), {"action": action, "seq": seq})
+            conn.execute(
+                text(
+                    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+                    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+                )
+            )
+
+
+def test_unreachable_database_is_503_not_500(tmp_path):
+    down = create_app(
+        {
+            "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:9/none",
+            "SECRET_KEY": "test-secret",
+            "RATE_LIMIT": "0",
+        }
+    )
+    client = down.test_client()
+    resp = client.get("/v1/parties", headers={"Authorization": "Bearer cl_whatever"})
+    assert resp.status_code == 503
+    assert resp.mimetype == "application/problem+json"
+    assert int(resp.headers["Retry-After"]) >= 1
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+
+
+SERVER_OWNED = [
+    ("/v1/sources", {"kind": "news_article", "title": "x", "id": "mine"}, "id"),
+    (
+        "/v1/sources",
+        {"kind": "news_article", "title": "x", "created_at": "2020-01-01"},
+        "created_at",
+    ),
+]
+
+
+@pytest.mark.parametrize("path,body,field", SERVER_OWNED)
+def test_server_owned_fields_refused_by_name(reporter, path, body, field):
+    resp = reporter.post(path, json=body)
+    assert resp.status_code == 422
+    assert error_fields(resp)[field] == "is set by the server and cannot be sent"
+
+
+def test_server_owned_fields_refused_on_claims(reporter):
+    v = violation(reporter)
+    resp = reporter.post(
+        f"/v1/violations/{v['id']}/claims",
+        json={
+            "claimant": party(reporter),
+            "stance": "alleges",
+            "statement": "x",
+            "withdrawn": True,
+            "version": 3,
+        },
+    )
+    fields = error_fields(resp)
+    assert "withdrawn" in fields and "version" in fields
