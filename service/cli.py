@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 
 from . import db
 
 
 def register(app: Flask) -> None:
-    keys = click.Group("keys", help="Manage API keys.")
+    # AppGroup runs each command inside this app's context, so it writes to this app's database
+    # (a plain click.Group fell back to whichever app's engine was made last).
+    keys = AppGroup("keys", help="Manage API keys.")
 
     @keys.command("create")
     @click.option("--org", required=True, help="Organisation slug; created if new.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -138,6 +139,14 @@ def register_error_handlers(app: Flask) -> None:
                 "The request has invalid fields.",
                 errors=_webargs_location_errors(data["messages"]),
             )
+        elif status == 400 and "messages" in data:
+            # webargs could not decode the body; say where, without echoing the body back.
+            exc = data.get("exc")
+            detail = "The body is not valid JSON."
+            if isinstance(exc, json.JSONDecodeError):
+                where = f"line {exc.lineno}, column {exc.colno}"
+                detail = f"The body is not valid JSON: {exc.msg} at {where}."
+            resp = problem(400, "Bad request", detail)
         else:
             detail = data.get("message") or err.description
             if status == 412:
@@ -147,7 +156,8 @@ def register_error_handlers(app: Flask) -> None:
             elif status == 413:
                 limit = app.config.get("MAX_CONTENT_LENGTH")
                 detail = f"The request body exceeds the limit of {limit} bytes."
-            resp = problem(status, err.name, detail)
+            # Sentence case like the domain errors: one problem type, one title (RFC 9457 3.1.3).
+            resp = problem(status, err.name[:1] + err.name[1:].lower(), detail)
         headers = dict(data.get("headers") or {})
         if status == 405 and getattr(err, "valid_methods", None):
             headers["Allow"] = ", ".join(sorted(err.valid_methods))

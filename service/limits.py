@@ -38,13 +38,9 @@ def init_app(app: Flask) -> Limiter:
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
     )
-    limiter = Limiter(
-        key_func=_caller,
-        default_limits_exempt_when=_exempt,
-        app=app,
-    )
-    app.extensions["ledger.limiter"] = limiter
 
+    # Registered before the limiter: after_request hooks run in reverse, so this sees the
+    # headers the limiter adds.
     @app.after_request
     def _whole_seconds(response):
         # The window's reset rounds down to 0 in its last second; "retry after 0" invites a
@@ -52,6 +48,13 @@ def init_app(app: Flask) -> Limiter:
         if response.status_code == 429 and response.headers.get("Retry-After") == "0":
             response.headers["Retry-After"] = "1"
         return response
+
+    limiter = Limiter(
+        key_func=_caller,
+        default_limits_exempt_when=_exempt,
+        app=app,
+    )
+    app.extensions["ledger.limiter"] = limiter
 
     app.extensions["ledger.auth_limit"] = parse(app.config["AUTH_FAILURE_LIMIT"])
     return limiter

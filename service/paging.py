@@ -40,10 +40,15 @@ def decode_cursor(cursor: str | None, kind: str) -> dict[str, Any] | None:
     try:
         data = _serializer().loads(cursor)
     except BadSignature:
-        raise ValidationFailed({"cursor": "is not a cursor this service issued"}) from None
+        raise _bad_cursor("is not a cursor this service issued") from None
     if not isinstance(data, dict) or data.get("k") != kind:
-        raise ValidationFailed({"cursor": "belongs to another listing"})
+        raise _bad_cursor("belongs to another listing")
     return data
+
+
+def _bad_cursor(reason: str) -> ValidationFailed:
+    # "in" as for the other query parameters, which webargs reports with their location.
+    return ValidationFailed([{"field": "cursor", "reason": reason, "in": "query"}])
 
 
 def link_header(next_cursor: str | None) -> dict[str, str]:

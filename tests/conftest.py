@@ -151,8 +151,10 @@ def error_fields(response) -> dict[str, str]:
 
 @pytest.fixture
 def make_app(database_url):
-    """Builds another app with other settings (or another database). The engine is process-wide,
-    so the session app's engine is restored afterwards."""
+    """Builds another app with other settings (or another database); its engine is disposed
+    afterwards, and the default engine (used outside an app context) is the test database's
+    again."""
+    built = []
 
     def make(**settings):
         config = {
@@ -163,10 +165,22 @@ def make_app(database_url):
             "PUBLIC_READS": False,
         }
         config.update(settings)
-        return create_app(config)
+        other = create_app(config)
+        built.append(other)
+        return other
 
     yield make
+    for other in built:
+        with other.app_context():
+            db.get_engine().dispose()
     db.init_engine(database_url)
+
+
+@pytest.fixture
+def engine(app):
+    """The session app's engine, for tests that look at the tables themselves."""
+    with app.app_context():
+        return db.get_engine()
 
 
 def problem_of(response) -> dict:

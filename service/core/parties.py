@@ -109,8 +109,10 @@ def list_(
     stmt = select(Party).order_by(Party.id).limit(limit)
     if q:
         folded = fold(q)
-        if folded:
-            stmt = stmt.where(Party.search_text.like(f"%{like_escape(folded)}%", escape="\\"))
+        if not folded:
+            # Only punctuation or symbols: no name can match (it used to match every party).
+            return []
+        stmt = stmt.where(Party.search_text.like(f"%{like_escape(folded)}%", escape="\\"))
     if kind:
         stmt = stmt.where(Party.kind == kind)
     if after:

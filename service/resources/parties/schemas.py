@@ -46,14 +46,25 @@ class AffiliationSchema(ma.Schema):
     party = slug_field("The other party's id.", required=True, metadata={"example": "turkey"})
 
 
+MAX_NAMES = 50
+
+
+def _at_most_names(value: dict) -> None:
+    # A plain function, not Length: apispec documents Length on a Dict as maxLength, which
+    # JSON Schema ignores for objects; maxProperties below is the keyword that applies.
+    if len(value) > MAX_NAMES:
+        raise ma.ValidationError(f"at most {MAX_NAMES} languages")
+
+
 def _names_field():
     return ma.fields.Dict(
         keys=LanguageTag(),
         values=ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
-        validate=ma.validate.Length(max=50),
+        validate=_at_most_names,
         metadata={
             "description": "Name by BCP 47 language tag.",
             "example": {"ar": "الحكومة السورية"},
+            "maxProperties": MAX_NAMES,
         },
     )
 
