@@ -116,7 +116,13 @@ def _register_hooks(app: Flask) -> None:
         g.principal = None
         if not request.path.startswith("/v1/") or request.path.startswith("/v1/openapi"):
             return None
-        if request.method in _BODY_METHODS and request.content_length:
+        if request.method == "PATCH" and request.headers.get("If-Match", "").strip() == "*":
+            # "*" matches any version: it would switch lost-update protection off.
+            return problem(
+                428, "Precondition required", "If-Match must carry the resource's ETag, not '*'."
+            )
+        has_body = request.content_length or request.headers.get("Transfer-Encoding")
+        if request.method in _BODY_METHODS and has_body:
             mimetype = request.mimetype or ""
             if not (mimetype == "application/json" or mimetype.endswith("+json")):
                 return problem(415, "Unsupported media type", "Send the body as application/json.")

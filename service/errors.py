@@ -118,6 +118,16 @@ def _webargs_location_errors(messages: Any) -> list[dict[str, str]]:
     return out
 
 
+# SQLite reports mistakes in the statement as OperationalError too; they are bugs, not outages,
+# and "retry shortly" would be a lie.
+_SQLITE_BUGS = ("no such table", "no such column", "syntax error", "has no column")
+
+
+def _is_programming_error(err: OperationalError) -> bool:
+    message = str(err.orig).lower()
+    return any(marker in message for marker in _SQLITE_BUGS)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
@@ -180,6 +190,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _operational(err):
+        if _is_programming_error(err):
+            log.error("database error", extra={"error": type(err.orig).__name__})
+            return problem(500, "Internal server error", "An unexpected error occurred.")
         log.error("database unavailable", extra={"error": type(err.orig).__name__})
         resp = problem(503, "Service unavailable", "The database is unavailable: retry shortly.")
         resp.headers["Retry-After"] = "2"

@@ -266,3 +266,36 @@ def test_server_owned_fields_refused_on_claims(reporter):
     )
     fields = error_fields(resp)
     assert "withdrawn" in fields and "version" in fields
+
+
+def test_if_match_star_does_not_switch_protection_off(reporter):
+    v = violation(reporter)
+    resp = reporter.patch(f"/v1/violations/{v['id']}", json={"title": "x"}, etag="*")
+    assert resp.status_code == 428
+    assert reporter.get(f"/v1/violations/{v['id']}").get_json()["title"] == v["title"]
+
+
+def test_chunked_body_of_another_type_is_415(client, reporter):
+    import io
+
+    resp = client.post(
+        "/v1/parties",
+        input_stream=io.BytesIO(b"id=x"),
+        headers={
+            "Authorization": f"Bearer {reporter.key}",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Transfer-Encoding": "chunked",
+        },
+    )
+    assert resp.status_code == 415
+
+
+def test_a_statement_bug_on_sqlite_is_500_not_503(make_app, tmp_path, reader):
+    from sqlalchemy import text as sql
+
+    broken = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    with broken.app_context():
+        broken.extensions["ledger.db"][0].connect().execute(sql("SELECT 1")).close()
+    resp = broken.test_client().get("/v1/parties", headers={"Authorization": "Bearer cl_x"})
+    assert resp.status_code == 500
+    assert resp.mimetype == "application/problem+json"
