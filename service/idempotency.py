@@ -1,17 +1,26 @@
 """Idempotency-Key on POST: same key and body replay the first response; another body is 422;
 a retry while the first request still runs is 409. Keys are scoped to the caller's organisation
-and kept for 24 hours."""
+and kept for 24 hours.
+
+The key is claimed by inserting its row in the request's own transaction, before the work, and
+completed in that transaction with the response: the claim, the effect and the stored response
+commit together or not at all. While the first request runs, its uncommitted row holds the key's
+unique index entry, so on PostgreSQL a retry's insert waits on it; a short lock_timeout turns
+that wait into 409. When a worker dies, its connection closes, the transaction rolls back and
+the key is free again at once: no claim is ever left behind. On SQLite writers queue for the
+database lock instead, so a retry waits and then replays the first answer.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Response, g, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from .auth import Principal
@@ -20,24 +29,15 @@ from .models import IdempotencyKey, utcnow
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
-# Longer than a worker may run one request (gunicorn timeout): a claim this old was abandoned
-# by a killed worker, and a retry may take it over.
-ABANDONED_AFTER = timedelta(seconds=150)
+CLAIM_WAIT = "200ms"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 REPLAYED_HEADERS = ("Content-Type", "ETag", "Location", "Link")
-
-
-@dataclass(frozen=True)
-class Claimed:
-    org: str
-    key: str
 
 
 def _fingerprint() -> str:
     raw = request.get_data(cache=True)
     try:
-        canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"))
-        data = canonical.encode("utf-8")
+        data = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
     except ValueError:
         data = raw
     digest = hashlib.sha256()
@@ -54,85 +54,109 @@ def _replay(row: IdempotencyKey) -> Response:
     return resp
 
 
+def _answer_from(row: IdempotencyKey, fingerprint: str) -> Response:
+    if row.fingerprint != fingerprint:
+        raise ValidationFailed(
+            {f"headers.{HEADER}": "was used before with another request; use a new key"}
+        )
+    return _replay(row)
+
+
+def _claim(session: Session, row: IdempotencyKey) -> None:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    with session.begin_nested():
+        if postgres:
+            session.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": CLAIM_WAIT})
+        session.merge(row)
+        session.flush()
+    if postgres:
+        session.execute(text("SELECT set_config('lock_timeout', '0', true)"))
+
+
 def begin(session: Session, principal: Principal | None) -> Response | None:
-    """Before the view: claim the key, or answer from the stored response."""
+    """Before the view: answer from the stored response, or claim the key for this request."""
     key = request.headers.get(HEADER)
     if key is None or request.method != "POST" or principal is None or principal.org is None:
         return None
     if not _KEY.match(key):
         raise ValidationFailed({f"headers.{HEADER}": "must be 1 to 255 visible ASCII characters"})
     fingerprint = _fingerprint()
-    for _attempt in range(2):
-        now = utcnow()
-        row = session.get(IdempotencyKey, (principal.org, key), with_for_update=True)
-        if row is not None and row.expires_at > now and row.state != "released":
-            if row.fingerprint != fingerprint:
-                session.rollback()
-                raise ValidationFailed(
-                    {f"headers.{HEADER}": "was used before with another request; use a new key"}
-                )
-            if row.state == "done":
-                session.rollback()
-                return _replay(row)
-            if now - row.updated_at < ABANDONED_AFTER:
-                session.rollback()
-                raise Conflict(
-                    "A request with this Idempotency-Key is still being processed; retry shortly.",
-                    retry_after=1,
-                )
-        if row is None:
-            row = IdempotencyKey(org=principal.org, key=key)
-            session.add(row)
-        row.fingerprint = fingerprint
-        row.state = "in_progress"
-        row.status = row.body = None
-        row.headers = {}
-        row.created_at = row.updated_at = now
-        row.expires_at = now + TTL
-        try:
-            # Committed at once, alone: a concurrent retry must see the claim while we work.
-            session.commit()
-        except IntegrityError:
-            session.rollback()  # another request claimed it first: read its claim
-            continue
-        g.idempotency = Claimed(principal.org, key)
-        return None
-    raise Conflict("A request with this Idempotency-Key is still being processed.", retry_after=1)
+    now = utcnow()
+    row = session.get(IdempotencyKey, (principal.org, key))
+    if row is not None and row.expires_at > now and row.state == "done":
+        return _answer_from(row, fingerprint)
+    claim = IdempotencyKey(
+        org=principal.org,
+        key=key,
+        fingerprint=fingerprint,
+        state="in_progress",
+        headers={},
+        created_at=now,
+        updated_at=now,
+        expires_at=now + TTL,
+    )
+    try:
+        _claim(session, claim)
+    except IntegrityError:
+        # Another request with this key committed while we looked: its answer is ours.
+        session.rollback()
+        row = session.get(IdempotencyKey, (principal.org, key), populate_existing=True)
+        if row is not None and row.state == "done":
+            return _answer_from(row, fingerprint)
+        raise Conflict(
+            "A request with this Idempotency-Key is being processed; retry shortly.", retry_after=1
+        ) from None
+    except OperationalError as exc:
+        if "lock timeout" not in str(exc.orig).lower():
+            raise
+        session.rollback()
+        raise Conflict(
+            "A request with this Idempotency-Key is being processed; retry shortly.", retry_after=1
+        ) from None
+    g.idempotency = (principal.org, key, fingerprint)
+    return None
 
 
-def _store(session: Session, claimed: Claimed, response: Response) -> None:
-    row = session.get(IdempotencyKey, (claimed.org, claimed.key))
-    if row is None:
-        return
-    row.state = "done"
-    row.status = response.status_code
-    row.body = response.get_data(as_text=True)
-    row.headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
-    row.updated_at = utcnow()
+def _stored(response: Response) -> dict:
+    return {
+        "state": "done",
+        "status": response.status_code,
+        "body": response.get_data(as_text=True),
+        "headers": {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers},
+        "updated_at": utcnow(),
+    }
 
 
 def complete(session: Session, response: Response) -> None:
-    """Successful response: stored in the same transaction as the effect, before its commit."""
-    claimed = g.pop("idempotency", None)
-    if claimed is not None:
-        _store(session, claimed, response)
-        g.idempotency_pending = claimed
+    """A successful response is stored in the transaction of its effect, before the commit."""
+    claimed = g.get("idempotency")
+    if claimed is None:
+        return
+    row = session.get(IdempotencyKey, claimed[:2])
+    if row is not None:
+        for field, value in _stored(response).items():
+            setattr(row, field, value)
 
 
 def failed(session: Session, response: Response | None) -> None:
-    """The effect was rolled back. A client error is final and replayed; a server error or a
-    failed commit releases the key so the client's retry runs again."""
-    claimed = g.pop("idempotency", None) or g.pop("idempotency_pending", None)
-    if claimed is None:
+    """The effect was rolled back, and the claim with it. A client error is final, so it is
+    stored to be replayed; after a server error the key stays free for the client's retry."""
+    claimed = g.pop("idempotency", None)
+    if claimed is None or response is None or not 400 <= response.status_code < 500:
         return
+    org, key, fingerprint = claimed
+    now = utcnow()
     try:
-        if response is not None and 400 <= response.status_code < 500:
-            _store(session, claimed, response)
-        else:
-            row = session.get(IdempotencyKey, (claimed.org, claimed.key))
-            if row is not None:
-                row.state = "released"
-                row.updated_at = utcnow()
+        session.merge(
+            IdempotencyKey(
+                org=org,
+                key=key,
+                fingerprint=fingerprint,
+                created_at=now,
+                expires_at=now + TTL,
+                **_stored(response),
+            )
+        )
         session.commit()
-    except Exception:  # the database is in trouble: the claim will be taken over when stale
+    except Exception:  # another request took the key meanwhile, or the database is in trouble
         session.rollback()

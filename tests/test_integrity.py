@@ -66,25 +66,56 @@ def test_client_errors_are_replayed_too(reporter):
     assert again.headers["Idempotent-Replayed"] == "true"
 
 
-def test_retry_while_first_runs_is_409_and_abandoned_claims_are_taken_over(app, reporter):
+def test_retry_while_first_runs_is_409_and_a_dead_first_frees_the_key(app, reporter, is_postgres):
+    if not is_postgres:
+        pytest.skip("on SQLite writers queue for the database lock: a retry waits, then replays")
     key = unique("k")
-    body = PartyPayload()
-    # The first attempt claims the key and then dies before answering (a killed worker).
-    first = reporter.post("/v1/parties", json=body, headers={"Idempotency-Key": key})
-    assert first.status_code == 201
-    with app.app_context(), db.session_scope() as s:
-        row = s.get(IdempotencyKey, (reporter.org, key))
-        row.state, row.updated_at = "in_progress", utcnow()
-    resp = reporter.post("/v1/parties", json=body, headers={"Idempotency-Key": key})
-    assert resp.status_code == 409
-    assert resp.headers["Retry-After"] == "1"
-    with app.app_context(), db.session_scope() as s:
-        row = s.get(IdempotencyKey, (reporter.org, key))
-        row.updated_at = utcnow() - timedelta(minutes=5)
-    # Taken over: the party exists already, which the retry now learns.
-    assert (
-        reporter.post("/v1/parties", json=body, headers={"Idempotency-Key": key}).status_code == 409
+    engine = app.extensions["ledger.db"][0]
+    # The first attempt has claimed the key and is still working: its transaction is open.
+    first = engine.connect()
+    first.begin()
+    now = utcnow()
+    first.execute(
+        IdempotencyKey.__table__.insert().values(
+            org=reporter.org,
+            key=key,
+            fingerprint="f" * 64,
+            state="in_progress",
+            headers={},
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(hours=24),
+        )
     )
+    try:
+        resp = reporter.post("/v1/parties", json=PartyPayload(), headers={"Idempotency-Key": key})
+        assert resp.status_code == 409
+        assert resp.headers["Retry-After"] == "1"
+    finally:
+        first.rollback()  # the worker dies: its transaction, claim included, is gone
+        first.close()
+    resp = reporter.post("/v1/parties", json=PartyPayload(), headers={"Idempotency-Key": key})
+    assert resp.status_code == 201
+
+
+def test_a_server_error_leaves_the_key_free_for_the_retry(reporter, monkeypatch):
+    from service.core import parties as core
+
+    real_create = core.create
+    calls = []
+
+    def failing_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("worker trouble")
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(core, "create", failing_once)
+    body, key = PartyPayload(), {"Idempotency-Key": unique("k")}
+    assert reporter.post("/v1/parties", json=body, headers=key).status_code == 500
+    retry = reporter.post("/v1/parties", json=body, headers=key)
+    assert retry.status_code == 201
+    assert "Idempotent-Replayed" not in retry.headers
 
 
 def test_malformed_key_is_422(reporter):
