@@ -116,11 +116,6 @@ def _register_hooks(app: Flask) -> None:
         g.principal = None
         if not request.path.startswith("/v1/") or request.path.startswith("/v1/openapi"):
             return None
-        if request.method == "PATCH" and request.headers.get("If-Match", "").strip() == "*":
-            # "*" matches any version: it would switch lost-update protection off.
-            return problem(
-                428, "Precondition required", "If-Match must carry the resource's ETag, not '*'."
-            )
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
         if request.method in _BODY_METHODS and has_body:
             mimetype = request.mimetype or ""
@@ -137,6 +132,15 @@ def _register_hooks(app: Flask) -> None:
         except Unauthorized:
             limits.note_auth_failure()
             raise
+        if (
+            g.principal is not None
+            and request.method == "PATCH"
+            and request.headers.get("If-Match", "").strip() == "*"
+        ):
+            # "*" matches any version: it would switch lost-update protection off.
+            return problem(
+                428, "Precondition required", "If-Match must carry the resource's ETag, not '*'."
+            )
         if request.method == "POST":
             return idempotency.begin(g.db, g.principal)
         return None
