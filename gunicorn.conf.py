@@ -30,3 +30,7 @@ def post_fork(server, worker):
     except (ImportError, AttributeError):
         return
     dispose_engine()
+
+# gunicorn's control socket defaults to one path per user; two instances on one machine would
+# fight over it, and nothing here uses it.
+control_socket_disable = True
