@@ -19,7 +19,10 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    func,
+    text,
 )
+from sqlalchemy.dialects import postgresql as _postgresql  # noqa: F401 (registers to_tsvector)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -342,3 +345,45 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ViolationSearch(Base):
+    """What `q` searches, one row per violation: its title, description, claim statements and
+    translations, folded (case, accents, transliteration) so that both backends match alike.
+
+    PostgreSQL searches it through a GIN index on to_tsvector('simple', document); SQLite through
+    the FTS5 table `violation_fts`, which triggers keep in step with this table (see the
+    migration). The integer key is that FTS5 table's rowid, so it must never change.
+    """
+
+    __tablename__ = "violation_search"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    violation_id: Mapped[str] = mapped_column(ForeignKey("violations.id"), unique=True)
+    document: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- Indexes of the query API: filters and keyset paging at a million rows -------------------
+# The list, the export and the stats order by (created_at, id), the keyset.
+Index("ix_violations_created_at_id", Violation.created_at, Violation.id)
+# The commonest filter of dashboards, read in keyset order without a sort.
+Index(
+    "ix_violations_attributed_party_created",
+    Violation.attributed_party_id,
+    Violation.created_at,
+    Violation.id,
+)
+# occurred_from compares the end of the interval (occurred_at when it is a point in time).
+OCCURRED_END = func.coalesce(Violation.occurred_until, Violation.occurred_at)
+Index("ix_violations_occurred_end", OCCURRED_END)
+Index("ix_violations_lat_lon", Violation.lat, Violation.lon)
+# claimant=: EXISTS (claims of this claimant about this violation), answered from the index.
+Index("ix_claims_claimant_violation", Claim.claimant_id, Claim.violation_id)
+# PostgreSQL only (FTS5 serves SQLite); `info` tells migrations/env.py to skip it elsewhere.
+SEARCH_VECTOR = func.to_tsvector(text("'simple'::regconfig"), ViolationSearch.document)
+Index(
+    "ix_violation_search_document_tsv",
+    SEARCH_VECTOR,
+    postgresql_using="gin",
+    info={"only_dialect": "postgresql"},
+)

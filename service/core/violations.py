@@ -12,8 +12,16 @@ from sqlalchemy.orm import Session
 
 from ..auth import Principal
 from ..errors import Forbidden, NotFound, ValidationFailed
-from ..models import AffectedParty, Agreement, AuditEntry, StatusChange, Violation, utcnow
-from . import audit, claims, status
+from ..models import (
+    AffectedParty,
+    Agreement,
+    AuditEntry,
+    StatusChange,
+    Violation,
+    new_uuid,
+    utcnow,
+)
+from . import audit, claims, query, status
 from .common import ensure_can_edit
 from .parties import check_exist
 
@@ -100,12 +108,21 @@ def _flatten(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check_refs(session: Session, data: dict[str, Any], agreement_id: str | None) -> dict[str, str]:
+def check_refs(
+    session: Session,
+    data: dict[str, Any],
+    agreement_id: str | None,
+    *,
+    known_parties: set[str] | None = None,
+) -> dict[str, str]:
     refs = {}
     if data.get("attributed_party"):
         refs["attributed_party"] = data["attributed_party"]
     for i, pid in enumerate(data.get("affected_parties") or []):
         refs[f"affected_parties.{i}"] = pid
+    if known_parties is not None:
+        # Resolved in advance for a whole batch: only the unknown ones need a query (and a hint).
+        refs = {field: pid for field, pid in refs.items() if pid not in known_parties}
     errors = check_exist(session, refs)
     agreement = None
     if agreement_id:
@@ -156,10 +173,32 @@ def _set_status(session, actor, violation, new, reason, verdict):
     return change
 
 
-def create(session: Session, actor: Principal, data: dict[str, Any]) -> Violation:
-    errors = check_refs(session, data, data.get("agreement"))
+def create(
+    session: Session,
+    actor: Principal,
+    data: dict[str, Any],
+    *,
+    known_parties: set[str] | None = None,
+    known_sources: set[str] | None = None,
+    flush: bool = True,
+) -> Violation:
+    """Record a violation and its inline claims.
+
+    known_parties / known_sources: ids a batch has already found to exist (core.batch).
+    flush=False leaves a simple violation's rows pending, so a batch writes many in one flush.
+    """
+    errors = check_refs(session, data, data.get("agreement"), known_parties=known_parties)
     for i, claim in enumerate(data.get("claims") or []):
-        errors.update(claims.check_refs(session, claim, f"claims.{i}", None))
+        errors.update(
+            claims.check_refs(
+                session,
+                claim,
+                f"claims.{i}",
+                None,
+                known_parties=known_parties,
+                known_sources=known_sources,
+            )
+        )
         if claim.get("responds_to"):
             errors[f"claims.{i}.responds_to"] = (
                 "a new violation has no claims yet: post the counterclaim after it is recorded"
@@ -168,14 +207,26 @@ def create(session: Session, actor: Principal, data: dict[str, Any]) -> Violatio
         raise ValidationFailed(errors)
     agreement = session.get(Agreement, data["agreement"]) if data.get("agreement") else None
     values = _flatten(data)
-    violation = Violation(**values, reported_by=actor.org, status="reported", claim_count=0)
+    now = utcnow()
+    # Id and times set here rather than by column defaults at INSERT: they are needed before the
+    # row is flushed (by the audit entry and the first status change).
+    violation = Violation(
+        **values,
+        id=new_uuid(),
+        created_at=now,
+        updated_at=now,
+        reported_by=actor.org,
+        status="reported",
+        claim_count=0,
+    )
     violation.affected = [
         AffectedParty(party_id=pid, position=i)
         for i, pid in enumerate(data.get("affected_parties") or [])
     ]
     violation.in_agreement_zone = zone_membership(agreement, violation.lat, violation.lon)
     session.add(violation)
-    session.flush()
+    if flush:
+        session.flush()
     summary = {k: v for k, v in data.items() if k != "claims"}
     audit.record(
         session,
@@ -198,6 +249,7 @@ def create(session: Session, actor: Principal, data: dict[str, Any]) -> Violatio
     )
     added = [claims.add(session, actor, violation, c) for c in data.get("claims") or []]
     refresh_status(session, actor, violation, added)
+    query.refresh_search_document(session, violation, new_claims=added)  # search (issue 4)
     return violation
 
 
@@ -240,6 +292,8 @@ def update(session: Session, actor: Principal, violation: Violation, data: dict[
     )
     if "attributed_party_id" in changed:
         refresh_status(session, actor, violation)
+    if "title" in changed or "description" in changed:
+        query.refresh_search_document(session, violation)  # full-text search (issue 4)
     return violation
 
 
@@ -250,6 +304,7 @@ def add_claim(session: Session, actor: Principal, violation_id: str, data: dict[
         raise ValidationFailed(errors)
     claim = claims.add(session, actor, violation, data)
     refresh_status(session, actor, violation)
+    query.refresh_search_document(session, violation)  # full-text search (issue 4)
     return claim
 
 
@@ -258,6 +313,7 @@ def claim_changed(session: Session, actor: Principal, claim) -> None:
     violation = get(session, claim.violation_id, lock=True)
     violation.updated_at = utcnow()
     refresh_status(session, actor, violation)
+    query.refresh_search_document(session, violation)  # full-text search (issue 4)
 
 
 VERDICT_ROLES = {"confirmed": "verifier", "refuted": "verifier", "reopened": "verifier"}
@@ -339,20 +395,5 @@ def refresh_zone_membership(session: Session, actor: Principal, agreement: Agree
 
 
 def list_(session: Session, *, filters: dict[str, Any], after: tuple | None, limit: int):
-    stmt = select(Violation).order_by(Violation.created_at, Violation.id).limit(limit)
-    for field, column in (
-        ("status", Violation.status),
-        ("category", Violation.category),
-        ("agreement", Violation.agreement_id),
-        ("country", Violation.country),
-        ("attributed_party", Violation.attributed_party_id),
-    ):
-        if filters.get(field):
-            stmt = stmt.where(column == filters[field])
-    if after:
-        created_at, vid = after
-        stmt = stmt.where(
-            (Violation.created_at > created_at)
-            | ((Violation.created_at == created_at) & (Violation.id > vid))
-        )
-    return list(session.execute(stmt).scalars())
+    """One page of violations in keyset order (see core.query: filters, paging, search)."""
+    return query.list_page(session, filters, after, limit)

@@ -1,6 +1,14 @@
 """Routes for /v1/changes: the change feed."""
 
-from ..common import Blueprint
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask import request
+from flask.views import MethodView
+
+from ...core import query
+from ..common import Blueprint, requires, session
+from .schemas import ChangeArgs, ChangePageSchema
 
 blp = Blueprint(
     "changes",
@@ -8,3 +16,39 @@ blp = Blueprint(
     url_prefix="/v1/changes",
     description="Every write, in commit order, for incremental sync.",
 )
+
+
+@blp.route("")
+class Changes(MethodView):
+    @requires("reader")
+    @blp.etag
+    @blp.arguments(ChangeArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, ChangePageSchema)
+    def get(self, args):
+        """Every write after `after`, in commit order
+
+        Poll with `after` = the previous next_cursor: seq numbers are given out in commit order
+        and without gaps, so no entry is ever missed, even while writers commit concurrently.
+        """
+        after, limit = args["after"], args["limit"]
+        rows = query.changes_after(session(), after, limit + 1)
+        page = rows[:limit]
+        last = page[-1].seq if page else after
+        items = [
+            {
+                "seq": r.seq,
+                "at": r.at,
+                "action": r.action,
+                "entity": r.entity,
+                "entity_id": r.entity_id,
+                "violation_id": r.violation_id,
+                "actor": r.actor_org,
+            }
+            for r in page
+        ]
+        link = request.base_url + "?" + urlencode({"after": last, "limit": limit})
+        return (
+            {"items": items, "next_cursor": str(last), "has_more": len(rows) > limit},
+            200,
+            {"Link": f'<{link}>; rel="next"'},
+        )

@@ -1,7 +1,24 @@
 """Routes for /v1/stats."""
 
-from ..common import Blueprint
+import marshmallow as ma
+from flask.views import MethodView
+
+from ...core import query
+from ..common import Blueprint, requires, session
+from .schemas import StatsArgs, StatsSchema
 
 blp = Blueprint(
     "stats", __name__, url_prefix="/v1/stats", description="Counts and casualty sums by group."
 )
+
+
+@blp.route("")
+class Stats(MethodView):
+    @requires("reader")
+    @blp.etag
+    @blp.arguments(StatsArgs, location="query", unknown=ma.RAISE)
+    @blp.response(200, StatsSchema)
+    def get(self, args):
+        """Count violations and sum their casualties by one or two keys, with the list filters"""
+        group_by = args.pop("group_by")
+        return {"group_by": group_by, "groups": query.stats(session(), args, group_by)}

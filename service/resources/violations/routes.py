@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+import marshmallow as ma
 from flask.views import MethodView
 
 from ...core import violations as core
@@ -36,13 +37,13 @@ class ViolationListArgs(PageArgs, ViolationQueryArgs):
 class Violations(MethodView):
     @requires("reader")
     @blp.etag
-    @blp.arguments(ViolationListArgs, location="query")
+    @blp.arguments(ViolationListArgs, location="query", unknown=ma.RAISE)
     @blp.response(200, ViolationPageSchema)
     def get(self, args):
-        """List violations (lean items with claim_count)"""
-        cursor = decode_cursor(args.get("cursor"), "violations")
+        """List violations by filters (lean items with claim_count), oldest recorded first"""
+        cursor = decode_cursor(args.pop("cursor", None), "violations")
         after = (datetime.fromisoformat(cursor["t"]), cursor["id"]) if cursor else None
-        limit = args["limit"]
+        limit = args.pop("limit")
         rows = core.list_(session(), filters=args, after=after, limit=limit + 1)
         nxt = None
         if len(rows) > limit:

@@ -1,5 +1,9 @@
 """Public contract of violations."""
 
+import math
+import re
+from datetime import timedelta
+
 import marshmallow as ma
 
 from ..claims.schemas import ClaimCreateSchema, ClaimSchema
@@ -22,6 +26,7 @@ DATE_PRECISIONS = ("exact", "day", "week", "month")
 LOCATION_PRECISIONS = ("exact", "near", "admin2", "admin1", "country")
 STATUSES = ("reported", "corroborated", "disputed", "confirmed", "refuted", "retracted")
 VERDICTS = ("confirmed", "refuted", "retracted", "reopened")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class LocationSchema(ma.Schema):
@@ -259,7 +264,87 @@ class ViolationSchema(ViolationSummarySchema):
     claims = ma.fields.List(ma.fields.Nested(ClaimSchema), metadata={"description": "Claims."})
 
 
+class _TimeBound(UTCDateTime):
+    """An ISO 8601 time, or a date: a date bounding a range from above means its whole day."""
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.end_of_day = end_of_day
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if self.end_of_day and isinstance(value, str) and _DATE_ONLY.match(value.strip()):
+            moment = moment + timedelta(days=1) - timedelta(microseconds=1)
+        return moment
+
+
+class _BBox(ma.fields.Field):
+    """minLon,minLat,maxLon,maxLat in WGS 84 degrees."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parts = str(value).split(",")
+        if len(parts) != 4:
+            raise ma.ValidationError("must be four numbers: minLon,minLat,maxLon,maxLat")
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+        except ValueError:
+            raise ma.ValidationError("must be four numbers: minLon,minLat,maxLon,maxLat") from None
+        problems = []
+        if not all(math.isfinite(x) for x in (min_lon, min_lat, max_lon, max_lat)):
+            problems.append("numbers must be finite")
+        if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+            problems.append("longitudes must lie in -180..180")
+        if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+            problems.append("latitudes must lie in -90..90")
+        if min_lon > max_lon:
+            problems.append("minLon must not exceed maxLon")
+        if min_lat > max_lat:
+            problems.append("minLat must not exceed maxLat")
+        if problems:
+            raise ma.ValidationError(problems)
+        return (min_lon, min_lat, max_lon, max_lat)
+
+
+class _TriState(ma.fields.Field):
+    """true, false, or null (not known)."""
+
+    VALUES = {"true": True, "false": False, "null": None}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        key = str(value).strip().lower()
+        if key not in self.VALUES:
+            raise ma.ValidationError("must be true, false or null")
+        return self.VALUES[key]
+
+
+def _has_words(value: str) -> None:
+    from ...core.query import search_terms
+
+    if not search_terms(value):
+        raise ma.ValidationError("has no words to search for")
+
+
 class ViolationQueryArgs(ma.Schema):
+    """The filters of the list, the export and the stats; all combine (AND)."""
+
+    occurred_from = _TimeBound(
+        metadata={
+            "description": "Only violations whose interval [occurred_at, occurred_until] ends "
+            "at or after this time (ISO 8601; a date means its start).",
+            "example": "2018-11-01T00:00:00Z",
+        }
+    )
+    occurred_to = _TimeBound(
+        end_of_day=True,
+        metadata={
+            "description": "Only violations whose interval starts at or before this time "
+            "(ISO 8601; a date means its whole day).",
+            "example": "2018-11-30T23:59:59Z",
+        },
+    )
+    attributed_party = slug_field("Only violations attributed to this party.")
+    affected_party = slug_field("Only violations that affected this party.")
+    claimant = slug_field("Only violations about which this party made a claim (withdrawn too).")
     status = ma.fields.String(
         validate=ma.validate.OneOf(STATUSES), metadata={"description": "Only this status."}
     )
@@ -267,8 +352,43 @@ class ViolationQueryArgs(ma.Schema):
         validate=ma.validate.OneOf(CATEGORIES), metadata={"description": "Only this category."}
     )
     agreement = slug_field("Only violations of this agreement.")
-    attributed_party = slug_field("Only violations attributed to this party.")
-    country = CountryCode(metadata={"description": "ISO 3166-1 alpha-2."})
+    country = CountryCode(metadata={"description": "ISO 3166-1 alpha-2.", "example": "SY"})
+    admin1 = text(
+        200, "Only this first-level area, exactly as recorded.", metadata={"example": "Idlib"}
+    )
+    bbox = _BBox(
+        metadata={
+            "description": "minLon,minLat,maxLon,maxLat (WGS 84): only violations with "
+            "coordinates inside the box, edges included.",
+            "type": "string",
+            "example": "36.0,35.0,37.5,36.5",
+        }
+    )
+    in_agreement_zone = _TriState(
+        metadata={
+            "description": "true, false, or null for violations where it is not known.",
+            "type": "string",
+            "enum": ["true", "false", "null"],
+        }
+    )
+    q = ma.fields.String(
+        validate=[ma.validate.Length(min=1, max=200), _has_words],
+        metadata={
+            "description": "Full text over title, description, claim statements and their "
+            "translations: every word must occur (case and accents ignored); `word*` matches "
+            "a prefix.",
+            "example": "halfaya shell*",
+        },
+    )
+    updated_since = UTCDateTime(
+        metadata={"description": "Only violations changed at or after this time (ISO 8601)."}
+    )
+
+    @ma.validates_schema
+    def _range_in_order(self, data, **kwargs):
+        start, end = data.get("occurred_from"), data.get("occurred_to")
+        if start is not None and end is not None and end < start:
+            raise ma.ValidationError({"occurred_to": ["must not be before occurred_from"]})
 
 
 class VerdictSchema(InputSchema):

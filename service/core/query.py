@@ -1,0 +1,553 @@
+"""Reading violations at scale: the filters shared by list, export and stats; the change feed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    column,
+    exists,
+    func,
+    literal_column,
+    null,
+    select,
+    table,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session
+
+from ..models import (
+    OCCURRED_END,
+    SEARCH_VECTOR,
+    AffectedParty,
+    AuditEntry,
+    Claim,
+    Violation,
+    ViolationSearch,
+)
+from ..text import fold
+
+# Terms of one `q`; more would only make the query slower, not better.
+MAX_TERMS = 32
+# The keyset of the list and the export: immutable, unique, and in insertion order.
+KEYSET = (Violation.created_at, Violation.id)
+# SQLite's FTS5 index of violation_search (created by the migration, not a model).
+_FTS = table("violation_fts", column("rowid", Integer), column("document", Text))
+_VIOLATIONS = Violation.__table__
+
+
+# --- full-text search ---------------------------------------------------------------------
+
+
+def search_terms(q: str) -> list[tuple[str, bool]]:
+    """The words of `q`, folded exactly like the documents; (word, is_prefix).
+
+    A word ending in `*` matches as a prefix ("shell*" finds "shelling"). Folding leaves only
+    [a-z0-9] words, so they are safe to place in a tsquery or an FTS5 query as they are.
+    """
+    terms: list[tuple[str, bool]] = []
+    for raw in q.split():
+        words = fold(raw).split()
+        for i, word in enumerate(words):
+            terms.append((word, raw.endswith("*") and i == len(words) - 1))
+    return terms[:MAX_TERMS]
+
+
+def search_document(title: str | None, description: str | None, claim_texts: list[str]) -> str:
+    return fold(" ".join([title or "", description or "", *claim_texts]))
+
+
+def _claim_texts(rows) -> list[str]:
+    texts: list[str] = []
+    for statement, translations in rows:
+        texts.append(statement or "")
+        texts.extend((t or {}).get("text") or "" for t in translations or [])
+    return texts
+
+
+def refresh_search_document(
+    session: Session, violation: Violation, *, new_claims: list[Claim] | None = None
+) -> None:
+    """Recompute the violation's search document after its text or its claims changed.
+
+    Called by core.violations (create, update, add_claim, claim_changed) in the writer's
+    transaction, so a committed violation is always findable by what it says now. For a
+    violation created in this transaction, pass its claims as new_claims: nothing is read back
+    (and nothing flushed, which a batch that flushes many violations at once relies on).
+    """
+    if new_claims is not None:
+        texts = _claim_texts((c.statement, c.translations) for c in new_claims)
+        document = search_document(violation.title, violation.description, texts)
+        session.add(ViolationSearch(violation_id=violation.id, document=document))
+        return
+    rows = session.execute(
+        select(Claim.statement, Claim.translations)
+        .where(Claim.violation_id == violation.id)
+        .order_by(Claim.seq)
+    )
+    document = search_document(violation.title, violation.description, _claim_texts(rows))
+    row = session.execute(
+        select(ViolationSearch).where(ViolationSearch.violation_id == violation.id)
+    ).scalar_one_or_none()
+    if row is None:
+        session.add(ViolationSearch(violation_id=violation.id, document=document))
+    elif row.document != document:
+        row.document = document
+
+
+def _matches(dialect: str, terms: list[tuple[str, bool]]) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        # The expression must be the indexed one, to_tsvector('simple'::regconfig, document).
+        query = " & ".join(f"{w}:*" if prefix else w for w, prefix in terms)
+        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query)
+        found = select(ViolationSearch.violation_id).where(SEARCH_VECTOR.bool_op("@@")(tsquery))
+    else:
+        query = " ".join(f'"{w}"*' if prefix else f'"{w}"' for w, prefix in terms)
+        found = (
+            select(ViolationSearch.violation_id)
+            .join(_FTS, _FTS.c.rowid == ViolationSearch.id)
+            .where(literal_column("violation_fts").bool_op("MATCH")(query))
+        )
+    return Violation.id.in_(found)
+
+
+# --- filters --------------------------------------------------------------------------------
+
+_EQUAL = {
+    "attributed_party": Violation.attributed_party_id,
+    "status": Violation.status,
+    "category": Violation.category,
+    "agreement": Violation.agreement_id,
+    "country": Violation.country,
+    "admin1": Violation.admin1,
+}
+
+
+def conditions(filters: dict[str, Any], dialect: str) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the filters present in `filters` (as the query schema loads them)."""
+    out: list[ColumnElement[bool]] = []
+    # Interval overlap: [occurred_at, occurred_until or occurred_at] meets [from, to].
+    if filters.get("occurred_from") is not None:
+        end = OCCURRED_END  # the indexed expression, ix_violations_occurred_end
+        out.append(end >= filters["occurred_from"])
+    if filters.get("occurred_to") is not None:
+        out.append(Violation.occurred_at <= filters["occurred_to"])
+    for name, col in _EQUAL.items():
+        if filters.get(name) is not None:
+            out.append(col == filters[name])
+    if filters.get("affected_party") is not None:
+        out.append(
+            exists().where(
+                AffectedParty.violation_id == Violation.id,
+                AffectedParty.party_id == filters["affected_party"],
+            )
+        )
+    if filters.get("claimant") is not None:
+        # Any claim by the party, withdrawn ones included: the claim was made.
+        out.append(
+            exists().where(
+                Claim.violation_id == Violation.id, Claim.claimant_id == filters["claimant"]
+            )
+        )
+    if filters.get("bbox") is not None:
+        min_lon, min_lat, max_lon, max_lat = filters["bbox"]
+        out.append(Violation.lat.between(min_lat, max_lat))
+        out.append(Violation.lon.between(min_lon, max_lon))
+    if "in_agreement_zone" in filters:
+        # true / false, or null: not known (no zone, or no coordinates).
+        inside = filters["in_agreement_zone"]
+        out.append(
+            Violation.in_agreement_zone.is_(None)
+            if inside is None
+            else Violation.in_agreement_zone == inside
+        )
+    if filters.get("updated_since") is not None:
+        out.append(Violation.updated_at >= filters["updated_since"])
+    if filters.get("q"):
+        terms = search_terms(filters["q"])
+        if terms:
+            out.append(_matches(dialect, terms))
+    return out
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+# --- list and export ------------------------------------------------------------------------
+
+
+def list_statement(
+    dialect: str, filters: dict[str, Any], after: tuple[datetime, str] | None, limit: int
+) -> Select:
+    """One page in keyset order: the rows strictly after `after` = (created_at, id).
+
+    The key never changes once a row exists, so rows inserted while a client pages (they sort
+    at the end) cannot shift a page: no row is skipped or repeated, unlike OFFSET.
+    """
+    stmt = select(Violation).where(*conditions(filters, dialect))
+    if after is not None:
+        # A plain tuple, so that each value is bound with its column's type (UTCDateTime).
+        stmt = stmt.where(tuple_(*KEYSET) > tuple(after))
+    return stmt.order_by(*KEYSET).limit(limit)
+
+
+def list_page(
+    session: Session, filters: dict[str, Any], after: tuple[datetime, str] | None, limit: int
+) -> list[Violation]:
+    """One query for the page, plus one (selectin) for the affected parties of all its rows."""
+    return list(session.execute(list_statement(_dialect(session), filters, after, limit)).scalars())
+
+
+_JSON_LISTS = ("provisions", "tags")
+
+
+def export_batches(
+    session: Session, filters: dict[str, Any], batch: int = 1000
+) -> Iterator[list[dict[str, Any]]]:
+    """Every matching violation in keyset order, `batch` at a time, as dicts of its columns
+    (provisions and tags as lists) plus `affected_ids`, the affected parties in order.
+
+    The portable path, which SQLite exports take; PostgreSQL's go through copy_csv and
+    json_batches, where the database formats the rows. Core rows from a cursor read `batch` at
+    a time (yield_per), so memory holds one batch whatever the total; no ORM objects; each
+    distinct JSON text parsed once; the affected parties in one IN query per batch.
+    """
+    dialect = _dialect(session)
+    plain = [c for c in _VIOLATIONS.c if c.name not in _JSON_LISTS]
+    columns: list[Any] = [*plain, *(cast(_VIOLATIONS.c[n], Text).label(n) for n in _JSON_LISTS)]
+    stmt = (
+        select(*columns)
+        .where(*conditions(filters, dialect))
+        .order_by(*KEYSET)
+        .execution_options(yield_per=batch)
+    )
+    parsed: dict[str, list[Any]] = {}
+
+    def as_list(text_value: str | None) -> list[Any]:
+        if text_value is None:
+            return []
+        value = parsed.get(text_value)
+        if value is None:
+            if len(parsed) > 10_000:
+                parsed.clear()
+            value = parsed[text_value] = json.loads(text_value)
+        return value
+
+    # Through the Connection: a Core statement run by the Session goes the ORM way, which
+    # buffers the rows instead of keeping PostgreSQL's server-side cursor.
+    result = session.connection().execute(stmt)
+    try:
+        for rows in result.partitions(batch):
+            records = [row._asdict() for row in rows]
+            for record in records:
+                for name in _JSON_LISTS:
+                    record[name] = as_list(record[name])
+            by_id: dict[str, list[str]] = {}
+            for vid, pid in session.connection().execute(
+                select(AffectedParty.violation_id, AffectedParty.party_id)
+                .where(AffectedParty.violation_id.in_([r["id"] for r in records]))
+                .order_by(AffectedParty.violation_id, AffectedParty.position)
+            ):
+                by_id.setdefault(vid, []).append(pid)
+            for record in records:
+                record["affected_ids"] = by_id.get(record["id"], [])
+            yield records
+    finally:
+        result.close()
+
+
+def _pg_iso(col) -> ColumnElement:
+    """Text equal to Python's isoformat() of the time in UTC (microseconds only when not 0)."""
+    text_ = func.to_char(
+        func.timezone(literal_column("'UTC'"), col),
+        literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS.US'"),
+        type_=Text,
+    )
+    return func.replace(text_, literal_column("'.000000'"), literal_column("''"), type_=Text) + (
+        literal_column("'+00:00'", type_=Text)
+    )
+
+
+def _pg_cell(key: str, kind: str | None) -> ColumnElement:
+    if key == "affected_ids":
+        return (
+            select(
+                func.string_agg(
+                    AffectedParty.party_id,
+                    aggregate_order_by(literal_column("';'"), AffectedParty.position),
+                )
+            )
+            .where(AffectedParty.violation_id == Violation.id)
+            .scalar_subquery()
+        )
+    col = _VIOLATIONS.c[key]
+    if kind == "time":
+        return _pg_iso(col)
+    if kind == "bool":
+        return case((col.is_(True), "true"), (col.is_(False), "false"))
+    if kind == "list":
+        items = select(func.json_array_elements_text(col)).correlate(_VIOLATIONS).scalar_subquery()
+        joined = func.array_to_string(func.array(items), literal_column("';'"))
+        # NULL, not '', for an empty list: COPY quotes an empty string ("") and Python does not.
+        return case((cast(col, Text) == literal_column("'[]'"), null()), else_=joined)
+    return col
+
+
+def copy_csv(
+    session: Session, filters: dict[str, Any], cells: list[tuple[str, str | None]]
+) -> Iterator[bytes]:
+    """PostgreSQL only: the CSV lines of every matching violation, formatted by the database
+    (COPY ... TO STDOUT), cell by cell as the Python writer formats export_batches records.
+
+    An order of magnitude faster than fetching rows into Python, in constant memory: COPY
+    streams as the ordered index scan produces rows. Runs in the session's transaction.
+    """
+    cols = [_pg_cell(key, kind).label(f"c{i}") for i, (key, kind) in enumerate(cells)]
+    stmt = select(*cols).where(*conditions(filters, "postgresql")).order_by(*KEYSET)
+    compiled = stmt.compile(dialect=session.get_bind().dialect)
+    raw = session.connection().connection.driver_connection
+    chunk = bytearray()
+    with raw.cursor() as cursor:
+        # Shortest exact float text, as Python's repr (the server default; made sure of).
+        cursor.execute("SET LOCAL extra_float_digits = 1")
+        # COPY takes no server-side parameters: psycopg binds them client-side, quoted.
+        copy_sql = f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)"
+        with cursor.copy(copy_sql, compiled.params) as copy:
+            for line in copy:
+                chunk += line
+                if len(chunk) >= 64 * 1024:
+                    yield bytes(chunk)
+                    chunk.clear()
+    if chunk:
+        yield bytes(chunk)
+
+
+def _key(name: str):
+    """A constant JSON key (an identifier of ours, never user input) as an SQL literal."""
+    return literal_column(f"'{name}'")
+
+
+def _pg_figure(prefix: str) -> ColumnElement:
+    cols = _VIOLATIONS.c
+    obj = func.jsonb_build_object(
+        *(x for f in ("low", "best", "high") for x in (_key(f), cols[f"{prefix}_{f}"]))
+    )
+    return func.nullif(func.jsonb_strip_nulls(obj), literal_column("'{}'::jsonb"))
+
+
+def _pg_summary() -> ColumnElement:
+    """json_build_object of a violation exactly as GET /v1/violations lists it (present.py
+    summary_view): the same keys, times as isoformat(), absent figures left out."""
+    c = _VIOLATIONS.c
+    place = [
+        ("name", c.location_name),
+        ("admin1", c.admin1),
+        ("admin2", c.admin2),
+        ("country", c.country),
+        ("lat", c.lat),
+        ("lon", c.lon),
+        ("precision", c.location_precision),
+    ]
+    location = case(
+        (and_(*(col.is_(None) for _name, col in place)), null()),
+        else_=func.json_build_object(*(x for name, col in place for x in (_key(name), col))),
+    )
+    civilian = func.nullif(
+        func.jsonb_strip_nulls(
+            func.jsonb_build_object(
+                _key("killed"),
+                _pg_figure("civilian_killed"),
+                _key("injured"),
+                _pg_figure("civilian_injured"),
+            )
+        ),
+        literal_column("'{}'::jsonb"),
+    )
+    casualties = func.jsonb_strip_nulls(
+        func.jsonb_build_object(
+            _key("killed"),
+            _pg_figure("killed"),
+            _key("injured"),
+            _pg_figure("injured"),
+            _key("civilian"),
+            civilian,
+        )
+    )
+    affected = func.coalesce(
+        select(func.json_agg(aggregate_order_by(AffectedParty.party_id, AffectedParty.position)))
+        .where(AffectedParty.violation_id == Violation.id)
+        .scalar_subquery(),
+        literal_column("'[]'::json"),
+    )
+    fields = [
+        ("id", c.id),
+        ("title", c.title),
+        ("description", c.description),
+        ("category", c.category),
+        ("occurred_at", _pg_iso(c.occurred_at)),
+        ("occurred_until", _pg_iso(c.occurred_until)),
+        ("date_precision", c.date_precision),
+        ("location", location),
+        ("agreement", c.agreement_id),
+        ("provisions", c.provisions),
+        ("attributed_party", c.attributed_party_id),
+        ("affected_parties", affected),
+        ("casualties", casualties),
+        ("tags", c.tags),
+        ("status", c.status),
+        ("in_agreement_zone", c.in_agreement_zone),
+        ("claim_count", c.claim_count),
+        ("reported_by", c.reported_by),
+        ("created_at", _pg_iso(c.created_at)),
+        ("updated_at", _pg_iso(c.updated_at)),
+        ("version", c.version),
+    ]
+    return func.json_build_object(*(x for name, col in fields for x in (_key(name), col)))
+
+
+def _pg_feature() -> ColumnElement:
+    c = _VIOLATIONS.c
+    point = case(
+        (
+            and_(c.lat.is_not(None), c.lon.is_not(None)),
+            func.json_build_object(
+                _key("type"),
+                _key("Point"),
+                _key("coordinates"),
+                func.json_build_array(c.lon, c.lat),
+            ),
+        ),
+        else_=null(),
+    )
+    return func.json_build_object(
+        _key("type"),
+        _key("Feature"),
+        _key("id"),
+        c.id,
+        _key("geometry"),
+        point,
+        _key("properties"),
+        _pg_summary(),
+    )
+
+
+def json_batches(
+    session: Session, filters: dict[str, Any], what: str, batch: int = 1000
+) -> Iterator[list[str]]:
+    """PostgreSQL only: each matching violation as JSON text written by the database, a list
+    item (`summary`) or a GeoJSON `feature`, `batch` at a time from a server-side cursor: the
+    same texts as the Python path (exports/formats.py json_texts), many times faster."""
+    document = _pg_summary() if what == "summary" else _pg_feature()
+    stmt = (
+        select(cast(document, Text))
+        .where(*conditions(filters, "postgresql"))
+        .order_by(*KEYSET)
+        .execution_options(yield_per=batch)
+    )
+    result = session.connection().execute(stmt)
+    try:
+        for rows in result.partitions(batch):
+            yield [row[0] for row in rows]
+    finally:
+        result.close()
+
+
+# --- stats ----------------------------------------------------------------------------------
+
+GROUP_KEYS = ("attributed_party", "category", "status", "admin1", "country", "month")
+FIGURE_COLUMNS = {
+    group: {figure: getattr(Violation, f"{group}_{figure}") for figure in ("low", "best", "high")}
+    for group in ("killed", "injured")
+}
+
+
+def _group_expression(name: str, dialect: str) -> ColumnElement:
+    if name == "month":
+        # YYYY-MM of occurred_at in UTC; literals, not parameters, so GROUP BY matches SELECT.
+        if dialect == "postgresql":
+            return func.to_char(
+                func.timezone(literal_column("'UTC'"), Violation.occurred_at),
+                literal_column("'YYYY-MM'"),
+            )
+        return func.strftime(literal_column("'%Y-%m'"), Violation.occurred_at)
+    if name == "attributed_party":
+        return Violation.attributed_party_id
+    return getattr(Violation, name)
+
+
+def stats(session: Session, filters: dict[str, Any], group_by: list[str]) -> list[dict[str, Any]]:
+    """Count and casualty sums per group, in one GROUP BY; groups ordered by key, nulls last.
+
+    A sum adds the figures that are given: a violation without, say, a high estimate adds
+    nothing to `high` (null when no violation in the group gives one).
+    """
+    dialect = _dialect(session)
+    keys = [_group_expression(name, dialect).label(f"k{i}") for i, name in enumerate(group_by)]
+    sums = [
+        func.sum(col).label(f"{group}_{figure}")
+        for group, figures in FIGURE_COLUMNS.items()
+        for figure, col in figures.items()
+    ]
+    stmt = (
+        select(*keys, func.count().label("n"), *sums)
+        .where(*conditions(filters, dialect))
+        .group_by(*keys)
+        .order_by(*[key.asc().nulls_last() for key in keys])
+    )
+    out = []
+    for row in session.execute(stmt):
+        values = [getattr(row, f"k{i}") for i in range(len(keys))]
+        group: dict[str, Any] = {
+            "key": values[0] if len(values) == 1 else values,
+            "count": row.n,
+        }
+        for name, figures in FIGURE_COLUMNS.items():
+            group[name] = {
+                figure: (None if (v := getattr(row, f"{name}_{figure}")) is None else int(v))
+                for figure in figures
+            }
+        out.append(group)
+    return out
+
+
+# --- change feed ----------------------------------------------------------------------------
+
+
+def changes_after(session: Session, after: int, limit: int) -> list[Any]:
+    """Audit entries with seq > after, in seq order.
+
+    That is enough never to miss an entry. audit.record() takes the audit_head row FOR UPDATE
+    and numbers its entry head.seq + 1; the lock is held until the writer commits or rolls
+    back. So the writer holding seq N+1 can only start after the writer of N has finished:
+    numbers are handed out in commit order, and a rolled-back number is handed out again.
+    Whatever a reader sees is therefore a gapless prefix 1..M of the final log, and no entry
+    with seq <= M can appear later. (A plain sequence would not do: numbers are taken before
+    commit, so N+1 could commit, and be polled past, while N is still in flight.)
+    """
+    stmt = (
+        select(
+            AuditEntry.seq,
+            AuditEntry.at,
+            AuditEntry.action,
+            AuditEntry.entity,
+            AuditEntry.entity_id,
+            AuditEntry.violation_id,
+            AuditEntry.actor_org,
+        )
+        .where(AuditEntry.seq > after)
+        .order_by(AuditEntry.seq)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))

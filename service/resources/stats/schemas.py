@@ -1,0 +1,76 @@
+"""Public contract of the stats."""
+
+import marshmallow as ma
+
+from ...core.query import GROUP_KEYS
+from ..violations.schemas import ViolationQueryArgs
+
+
+def _group_by(value: str) -> list[str]:
+    keys = [k.strip() for k in value.split(",")]
+    unknown = [k for k in keys if k not in GROUP_KEYS]
+    if unknown:
+        raise ma.ValidationError(
+            f"unknown key {', '.join(repr(k) for k in unknown)}; use {', '.join(GROUP_KEYS)}"
+        )
+    if not 1 <= len(keys) <= 2:
+        raise ma.ValidationError("one key, or two separated by a comma")
+    if len(set(keys)) != len(keys):
+        raise ma.ValidationError("names a key twice")
+    return keys
+
+
+class _GroupBy(ma.fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        return _group_by(super()._deserialize(value, attr, data, **kwargs))
+
+
+class StatsArgs(ViolationQueryArgs):
+    group_by = _GroupBy(
+        required=True,
+        metadata={
+            "description": "One key, or two separated by a comma, of: "
+            + ", ".join(GROUP_KEYS)
+            + " (month: YYYY-MM of occurred_at, UTC).",
+            "example": "attributed_party,month",
+        },
+    )
+
+
+class FigureSumSchema(ma.Schema):
+    low = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Sum of the low estimates given."}
+    )
+    best = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Sum of the best estimates given."}
+    )
+    high = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Sum of the high estimates given."}
+    )
+
+
+class StatsGroupSchema(ma.Schema):
+    key = ma.fields.Raw(
+        metadata={
+            "description": "The group's value (null when not recorded); with two keys, a list "
+            "of both values in group_by order.",
+            "example": ["syrian-government", "2018-11"],
+        }
+    )
+    count = ma.fields.Integer(metadata={"description": "Violations in the group."})
+    killed = ma.fields.Nested(
+        FigureSumSchema,
+        metadata={"description": "Sums of the killed estimates (null: no violation gave one)."},
+    )
+    injured = ma.fields.Nested(
+        FigureSumSchema,
+        metadata={"description": "Sums of the injured estimates (null: no violation gave one)."},
+    )
+
+
+class StatsSchema(ma.Schema):
+    group_by = ma.fields.List(ma.fields.String(), metadata={"description": "The keys, in order."})
+    groups = ma.fields.List(
+        ma.fields.Nested(StatsGroupSchema),
+        metadata={"description": "One per combination of values present, ordered by key."},
+    )
