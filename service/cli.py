@@ -45,3 +45,7 @@ def register(app: Flask) -> None:
         except SeedError as exc:
             raise click.ClickException(f"seed data refused: {exc}") from None
         click.echo("Seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+    from .importers import register as register_importers
+
+    register_importers(app)  # `flask --app service import --format acled|ucdp FILE.csv`

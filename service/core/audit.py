@@ -59,9 +59,11 @@ def record(
     The head row is locked until commit, so sequence numbers are handed out in commit order:
     a reader that saw seq N will never later see a new entry with a smaller number.
     """
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
+    head = _locked_head(session)
+    if head is None:
+        head = session.execute(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        ).scalar_one()
     entry = AuditEntry(
         seq=head.seq + 1,
         at=utcnow(),
@@ -79,6 +81,33 @@ def record(
     head.hash = entry.hash
     session.add(entry)
     return entry
+
+
+_LOCKED_HEAD = "audit.locked_head"
+
+
+def lock_head(session: Session) -> AuditHead:
+    """Lock the chain head once for the rest of the current transaction (bulk writers).
+
+    record() then reuses the locked row instead of selecting it FOR UPDATE for every entry.
+    Call it outside any SAVEPOINT: a row lock taken inside one is released when that savepoint
+    is rolled back.
+    """
+    if session.in_nested_transaction():
+        raise RuntimeError("lock the audit head outside any SAVEPOINT")
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
+    session.info[_LOCKED_HEAD] = (session.get_transaction(), head)
+    return head
+
+
+def _locked_head(session: Session) -> AuditHead | None:
+    held = session.info.get(_LOCKED_HEAD)
+    # Only within the transaction that took the lock; a commit or rollback ends it.
+    if held is not None and held[0] is session.get_transaction() and held[0].is_active:
+        return held[1]
+    return None
 
 
 def verify(session: Session, batch: int = 5000) -> dict[str, Any]:

@@ -28,9 +28,18 @@ def for_violation(session: Session, violation_id: str) -> list[Claim]:
 
 
 def check_refs(
-    session: Session, data: dict[str, Any], prefix: str, violation_id: str | None
+    session: Session,
+    data: dict[str, Any],
+    prefix: str,
+    violation_id: str | None,
+    *,
+    known_parties: set[str] | None = None,
+    known_sources: set[str] | None = None,
 ) -> dict[str, str]:
-    """Every reference in a claim that does not resolve, as {field: reason}."""
+    """Every reference in a claim that does not resolve, as {field: reason}.
+
+    known_parties / known_sources: ids found to exist in advance (a batch); not queried again.
+    """
     p = f"{prefix}." if prefix else ""
     refs = {}
     if "claimant" in data:
@@ -38,6 +47,8 @@ def check_refs(
     asserted_party = (data.get("asserts") or {}).get("attributed_party")
     if isinstance(asserted_party, str):
         refs[f"{p}asserts.attributed_party"] = asserted_party
+    if known_parties is not None:
+        refs = {field: pid for field, pid in refs.items() if pid not in known_parties}
     errors = check_exist(session, refs)
     target = data.get("responds_to")
     if target:
@@ -45,6 +56,8 @@ def check_refs(
         if answered is None or violation_id is None or answered.violation_id != violation_id:
             errors[f"{p}responds_to"] = "must be a claim of the same violation"
     wanted = [s["source_id"] for s in data.get("sources", []) if s.get("source_id")]
+    if known_sources is not None:
+        wanted = [sid for sid in wanted if sid not in known_sources]
     if wanted:
         known = set(session.execute(select(Source.id).where(Source.id.in_(wanted))).scalars())
         for i, item in enumerate(data.get("sources", [])):

@@ -1,0 +1,189 @@
+"""Throughput of POST /v1/violations/batch: prints violations recorded per second.
+
+    .venv/bin/python bench/batch_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/ledger_bench
+    .venv/bin/python bench/batch_bench.py                      # a fresh SQLite file
+    .venv/bin/python bench/batch_bench.py --http               # through a real gunicorn on loopback
+    .venv/bin/python bench/batch_bench.py --profile out.prof   # cProfile of the timed batches
+
+The database is migrated to head (never dropped); each run adds its violations to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def item(i: int, parties: list[str]) -> dict:
+    """A simple violation: one party reference, a location and a casualty estimate."""
+    day = 1 + i % 28
+    return {
+        "title": f"Shelling near Halfaya #{i}",
+        "category": "shelling",
+        "occurred_at": f"2018-11-{day:02d}T06:00:00Z",
+        "occurred_until": f"2018-11-{day:02d}T18:00:00Z",
+        "date_precision": "day",
+        "attributed_party": parties[i % len(parties)],
+        "location": {
+            "name": "Halfaya",
+            "admin1": "Hama",
+            "country": "SY",
+            "lat": 35.2603,
+            "lon": 36.6075,
+            "precision": "exact",
+        },
+        "casualties": {"killed": {"low": 1, "best": 2, "high": 3}},
+        "tags": ["bench"],
+    }
+
+
+def setup(url: str) -> tuple[str, list[str]]:
+    from alembic import command
+    from alembic.config import Config
+
+    from service import create_app, db
+    from service.auth import Principal
+    from service.core import keys, parties
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(cfg, "head")
+    create_app({"DATABASE_URL": url, "RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"})
+    org = f"bench-{uuid.uuid4().hex[:8]}"
+    actor = Principal(org=org, role="admin", key_id=None)
+    with db.session_scope() as session:
+        _row, key = keys.create(session, None, org, "reporter")
+        ids = []
+        for n in range(5):
+            pid = f"{org}-party-{n}"
+            parties.create(session, actor, {"id": pid, "name": pid, "kind": "armed_group"})
+            ids.append(pid)
+    return key, ids
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(http, base: str, server: subprocess.Popen) -> None:
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            if http.get(base + "/healthz", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer /healthz within 60 s")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    ap.add_argument("--size", type=int, default=500, help="items per batch")
+    ap.add_argument("--batches", type=int, default=10, help="timed batches")
+    ap.add_argument("--http", action="store_true", help="through gunicorn on loopback")
+    ap.add_argument("--profile", metavar="FILE", help="write a cProfile of the timed batches")
+    args = ap.parse_args()
+
+    url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='ledger-bench-')}/bench.db"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    key, parties = setup(url)
+    headers = {"Authorization": f"Bearer {key}"}
+    bodies = [
+        {"items": [item(b * args.size + i, parties) for i in range(args.size)]}
+        for b in range(args.batches + 1)
+    ]
+
+    server = None
+    if args.http:
+        import requests
+
+        port = free_port()
+        env = dict(
+            os.environ,
+            DATABASE_URL=url,
+            RATE_LIMIT="0",
+            BIND=f"127.0.0.1:{port}",
+            WEB_CONCURRENCY="1",
+            MAX_BODY_BYTES=str(16 * 1024 * 1024),
+        )
+        server = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "service.wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+        )
+        http = requests.Session()
+        base = f"http://127.0.0.1:{port}"
+
+        def post(body):
+            resp = http.post(base + "/v1/violations/batch", json=body, headers=headers)
+            return resp.status_code, resp.json()
+    else:
+        from service import create_app
+
+        app = create_app(
+            {"DATABASE_URL": url, "RATE_LIMIT": "0", "MAX_CONTENT_LENGTH": 16 * 1024 * 1024}
+        )
+        client = app.test_client()
+
+        def post(body):
+            resp = client.post("/v1/violations/batch", json=body, headers=headers)
+            return resp.status_code, resp.get_json()
+
+    try:
+        if server is not None:
+            wait_until_up(http, base, server)
+        post(bodies[0])  # warm-up: imports, connection pool, prepared caches
+        profiler = cProfile.Profile() if args.profile else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        recorded = 0
+        for body in bodies[1:]:
+            status, answer = post(body)
+            assert status == 200, answer
+            recorded += sum(1 for r in answer["results"] if r["status"] == 201)
+        if profiler:
+            profiler.disable()
+        elapsed = time.perf_counter() - started
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    if profiler:
+        profiler.dump_stats(args.profile)
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
+    backend = url.split(":", 1)[0]
+    mode = "gunicorn" if args.http else "test client"
+    assert recorded == args.batches * args.size, recorded
+    print(
+        f"{backend} via {mode}: {recorded} violations in {args.batches} batches of {args.size} "
+        f"in {elapsed:.2f}s = {recorded / elapsed:,.0f} violations/s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""POST /v1/violations/batch: per-item results in order, each item atomic on its own."""
+
+import pytest
+from sqlalchemy import func, select
+
+from service import db
+from service.auth import Principal
+from service.core import audit, batch
+from service.models import AuditEntry, Claim, Source, Violation
+from service.resources.violations.schemas import ViolationCreateSchema
+from tests.conftest import error_fields, problem_of, unique
+from tests.scenario import party, violation_body
+
+
+def _count(model, *where) -> int:
+    with db.session_scope(write=False) as session:
+        return session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+def _titled(marker: str) -> int:
+    return _count(Violation, Violation.title.like(f"{marker}%"))
+
+
+def _inline_claim(claimant: str, publisher: str, **kw) -> dict:
+    claim = {
+        "claimant": claimant,
+        "stance": "alleges",
+        "statement": "Shells fell on the village at dawn.",
+        "asserts": {"killed": 3},
+        "sources": [
+            {
+                "source": {"kind": "news_article", "title": "Report", "publisher": publisher},
+                "excerpt": "shells fell",
+                "locator": "para. 2",
+            }
+        ],
+    }
+    claim.update(kw)
+    return claim
+
+
+def test_good_and_bad_items_answer_in_order_and_only_good_ones_stay(reporter):
+    marker = unique("batch")
+    monitor, other_monitor = party(reporter, kind="monitor"), party(reporter, kind="monitor")
+    perpetrator = party(reporter, kind="armed_force")
+    publisher = unique("publisher")
+    items = [
+        violation_body(title=f"{marker} plain", attributed_party=perpetrator),
+        violation_body(
+            title=f"{marker} high below best",
+            casualties={"killed": {"low": 1, "best": 5, "high": 2}},
+        ),
+        violation_body(
+            title=f"{marker} with claims",
+            claims=[
+                _inline_claim(monitor, publisher),
+                _inline_claim(other_monitor, unique("publisher"), asserts={"killed": 4}),
+            ],
+        ),
+        violation_body(title=f"{marker} unknown party", attributed_party="no-such-party"),
+        violation_body(title=f"{marker} unknown field", bogus=True),
+        violation_body(
+            title=f"{marker} claim by unknown party",
+            claims=[_inline_claim("no-such-monitor", publisher)],
+        ),
+        "not an object",
+        violation_body(title=f"{marker} last"),
+    ]
+    resp = reporter.post("/v1/violations/batch", json={"items": items})
+    assert resp.status_code == 200, resp.get_json()
+    results = resp.get_json()["results"]
+    assert [r["index"] for r in results] == list(range(len(items)))
+    assert [r["status"] for r in results] == [201, 422, 201, 422, 422, 422, 422, 201]
+    for r in results:
+        assert ("id" in r) == (r["status"] == 201)
+        assert ("errors" in r) == (r["status"] != 201)
+
+    def fields(i):
+        return {e["field"]: e["reason"] for e in results[i]["errors"]}
+
+    assert "casualties.killed.high" in fields(1)
+    assert "no-such-party" in fields(3)["attributed_party"]
+    assert "bogus" in fields(4)
+    assert "claims.0.claimant" in fields(5)
+    assert fields(6) == {"body": "Invalid input type."}
+
+    plain = reporter.get(f"/v1/violations/{results[0]['id']}").get_json()
+    assert plain["title"] == f"{marker} plain"
+    assert plain["attributed_party"] == perpetrator
+    assert plain["reported_by"] == reporter.org
+    assert plain["status_history"][0]["to"] == "reported"
+    claimed = reporter.get(f"/v1/violations/{results[2]['id']}").get_json()
+    assert [c["claimant"] for c in claimed["claims"]] == [monitor, other_monitor]
+    assert claimed["claims"][0]["sources"][0]["source"]["publisher"] == publisher
+    assert claimed["claims"][0]["sources"][0]["locator"] == "para. 2"
+    assert claimed["status"] == "corroborated"  # two independent publishers
+    assert [f["fact"] for f in claimed["contested_facts"]] == ["killed"]
+    assert reporter.get(f"/v1/violations/{results[7]['id']}").status_code == 200
+
+    # The failed items left nothing: no violation, and the unknown claimant's source is not there.
+    assert _titled(marker) == 3
+    assert _count(Source, Source.publisher == publisher) == 1
+    with db.session_scope(write=False) as session:
+        assert audit.verify(session)["ok"]
+
+
+def test_more_than_1000_items_is_refused_whole(reporter):
+    marker = unique("too-many")
+    resp = reporter.post(
+        "/v1/violations/batch", json={"items": [violation_body(title=marker)] * 1001}
+    )
+    assert resp.status_code == 422
+    problem_of(resp)
+    assert "items" in error_fields(resp)
+    assert _titled(marker) == 0
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"items": []}, {"items": {"title": "x"}}, {"items": [], "x": 1}]
+)
+def test_envelope_must_hold_items(reporter, body):
+    resp = reporter.post("/v1/violations/batch", json=body)
+    assert resp.status_code == 422
+    assert set(error_fields(resp)) & {"items", "x"}
+
+
+def test_needs_the_reporter_role(reader, anonymous):
+    body = {"items": [violation_body()]}
+    assert reader.post("/v1/violations/batch", json=body).status_code == 403
+    assert anonymous.post("/v1/violations/batch", json=body).status_code == 401
+
+
+def test_items_are_checked_like_single_posts(reporter):
+    """Each item's status and fields are what POST /v1/violations answers for it alone."""
+    bad = violation_body(agreement="no-such-agreement", provisions=["dmz"])
+    single = reporter.post("/v1/violations", json=bad)
+    resp = reporter.post("/v1/violations/batch", json={"items": [bad]})
+    (result,) = resp.get_json()["results"]
+    assert result["status"] == single.status_code == 422
+    assert {e["field"]: e["reason"] for e in result["errors"]} == error_fields(single)
+
+
+def test_a_database_conflict_fails_only_its_item(app, reporter):
+    """An item that breaks a constraint at flush time rolls back alone, whichever chunk it is in,
+    and the audit chain stays whole."""
+    marker = unique("conflict")
+    taken = f"test:{marker}"
+    actor = Principal(org=reporter.org, role="reporter", key_id=None)
+    schema = ViolationCreateSchema()
+    items = []
+    for i in range(7):
+        data = schema.load(violation_body(title=f"{marker} {i}"))
+        if i in (2, 5):
+            data["external_ref"] = taken  # unique: the second one cannot be inserted
+        items.append((i, data))
+    before = _count(AuditEntry)
+    with db.session_scope() as session:
+        results = batch.create_violations(session, actor, items, chunk_size=3)
+    assert [r.status for r in results] == [201, 201, 201, 201, 201, 409, 201]
+    assert results[5].errors and results[5].errors[0]["field"] == "body"
+    assert _titled(marker) == 6
+    # One audit entry per violation recorded, none for the one that failed.
+    assert _count(AuditEntry) - before == 6
+    with db.session_scope(write=False) as session:
+        assert audit.verify(session)["ok"]
+
+
+def test_claim_counts_and_sources_stay_per_item(reporter):
+    """A batch reuses nothing between items: each gets its own claims and inline sources."""
+    monitor = party(reporter, kind="monitor")
+    publisher = unique("publisher")
+    items = [violation_body(claims=[_inline_claim(monitor, publisher)]) for _ in range(3)]
+    results = reporter.post("/v1/violations/batch", json={"items": items}).get_json()["results"]
+    ids = [r["id"] for r in results]
+    assert len(set(ids)) == 3
+    assert _count(Claim, Claim.violation_id.in_(ids)) == 3
+    assert _count(Source, Source.publisher == publisher) == 3
+
+
+def test_an_item_refused_after_it_wrote_leaves_nothing(app, reporter, monkeypatch):
+    """Should a core check fail after an item wrote rows, its chunk is redone item by item."""
+    from service.core import violations
+    from service.errors import ValidationFailed
+
+    marker = unique("late")
+    real_create = violations.create
+
+    def create(session, actor, data, **kw):
+        violation = real_create(session, actor, data, **kw)
+        if data["title"].endswith("late-refusal"):
+            raise ValidationFailed({"title": "refused after writing"})
+        return violation
+
+    monkeypatch.setattr(violations, "create", create)
+    actor = Principal(org=reporter.org, role="reporter", key_id=None)
+    schema = ViolationCreateSchema()
+    titles = [f"{marker} a", f"{marker} late-refusal", f"{marker} b"]
+    items = [(i, schema.load(violation_body(title=t))) for i, t in enumerate(titles)]
+    before = _count(AuditEntry)
+    with db.session_scope() as session:
+        results = batch.create_violations(session, actor, items)
+    assert [r.status for r in results] == [201, 422, 201]
+    assert results[1].errors == [{"field": "title", "reason": "refused after writing"}]
+    assert _titled(marker) == 2
+    assert _count(AuditEntry) - before == 2
+
+
+def test_one_idempotency_key_covers_the_whole_batch(reporter):
+    """A script that retries a batch after a network error records it once."""
+    marker = unique("retry")
+    body = {"items": [violation_body(title=f"{marker} {i}") for i in range(3)]}
+    headers = {"Idempotency-Key": unique("key")}
+    first = reporter.post("/v1/violations/batch", json=body, headers=headers)
+    again = reporter.post("/v1/violations/batch", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.get_json() == first.get_json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert _titled(marker) == 3
+
+
+def test_batch_items_are_found_by_what_they_and_their_claims_say(reporter):
+    """Items written a chunk at a time are searchable like single posts, claims included."""
+    monitor = party(reporter, kind="monitor")
+    title_word, claim_word = unique("zqtitle"), unique("zqclaim")
+    items = [
+        violation_body(title=f"Shelling {title_word}"),
+        violation_body(
+            claims=[_inline_claim(monitor, unique("publisher"), statement=f"It was {claim_word}")]
+        ),
+    ]
+    results = reporter.post("/v1/violations/batch", json={"items": items}).get_json()["results"]
+    for word, result in zip((title_word, claim_word), results, strict=True):
+        found = reporter.get("/v1/violations", query_string={"q": word}).get_json()["items"]
+        assert [v["id"] for v in found] == [result["id"]], word
