@@ -6,7 +6,9 @@ import os
 # Loopback by default; the Docker image sets BIND=0.0.0.0:8000.
 bind = os.environ.get("BIND") or f"127.0.0.1:{os.environ.get('PORT') or '8000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
-threads = int(os.environ.get("GUNICORN_THREADS") or 1)
+# Threads (gthread workers) keep the worker heartbeat going while a thread streams a long
+# export, so a million-row export is not killed at the timeout as a sync worker would be.
+threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 # Each worker builds its own app, so no engine or connection pool is inherited from the master.
 preload_app = False
 timeout = 120  # streamed exports of large result sets take long
