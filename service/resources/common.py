@@ -17,27 +17,67 @@ from .. import auth
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
+# Examples shown in the documentation.
+EXAMPLE_CURSOR = (
+    "eyJrIjoidmlvbGF0aW9ucyIsImlkIjoiM2Y2YzJhNGUtOGIxZC00YzU1LTlhMGUtMmI3ZDVjMWU5ZjEwIn0"
+    ".pkiZz4rpvm1AMEmSBZH-cYUQglQ"
+)
+PROBLEM_REASON = "Must be greater than or equal to 1 and less than or equal to 500."
 
 
 class ProblemFieldSchema(ma.Schema):
-    field = ma.fields.String(metadata={"description": "Dotted path of the offending field."})
-    reason = ma.fields.String(metadata={"description": "Why the value was refused."})
+    field = ma.fields.String(
+        metadata={"description": "Dotted path of the offending field.", "example": "limit"}
+    )
+    reason = ma.fields.String(
+        metadata={"description": "Why the value was refused.", "example": PROBLEM_REASON}
+    )
     # Present when the field is a query parameter or header rather than part of the body.
-    in_ = ma.fields.String(data_key="in", metadata={"description": "query or headers"})
+    in_ = ma.fields.String(
+        data_key="in", metadata={"description": "query or headers", "example": "query"}
+    )
 
 
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details."""
 
-    type = ma.fields.String(metadata={"description": "URI naming the kind of problem."})
-    title = ma.fields.String(metadata={"description": "Short summary of the kind of problem."})
-    status = ma.fields.Integer(metadata={"description": "The HTTP status code."})
-    detail = ma.fields.String(metadata={"description": "What went wrong in this request."})
-    instance = ma.fields.String(metadata={"description": "The request path."})
-    request_id = ma.fields.String(metadata={"description": "Echoed X-Request-ID."})
+    type = ma.fields.String(
+        metadata={
+            "description": "URI naming the kind of problem.",
+            "example": "https://ceasefire-ledger.invalid/problems/unprocessable-content",
+        }
+    )
+    title = ma.fields.String(
+        metadata={
+            "description": "Short summary of the kind of problem.",
+            "example": "Unprocessable content",
+        }
+    )
+    status = ma.fields.Integer(metadata={"description": "The HTTP status code.", "example": 422})
+    detail = ma.fields.String(
+        metadata={
+            "description": "What went wrong in this request.",
+            "example": "The request has invalid fields.",
+        }
+    )
+    instance = ma.fields.String(
+        metadata={
+            "description": "The request path.",
+            "example": "/v1/violations",
+        }
+    )
+    request_id = ma.fields.String(
+        metadata={
+            "description": "Echoed X-Request-ID.",
+            "example": "4f1c9e2a7b3d4e5f8a6b0c1d2e3f4a5b",
+        }
+    )
     errors = ma.fields.List(
         ma.fields.Nested(ProblemFieldSchema),
-        metadata={"description": "Each bad field and why (422)."},
+        metadata={
+            "description": "Each bad field and why (422).",
+            "example": [{"field": "limit", "reason": PROBLEM_REASON, "in": "query"}],
+        },
     )
 
 
@@ -153,8 +193,10 @@ class PageArgs(ma.Schema):
     limit = ma.fields.Integer(
         load_default=DEFAULT_PAGE,
         validate=ma.validate.Range(min=1, max=MAX_PAGE),
-        metadata={"description": f"Page size, at most {MAX_PAGE}."},
+        metadata={"description": f"Page size, at most {MAX_PAGE}.", "example": DEFAULT_PAGE},
     )
+    # No example: a cursor is signed by the service and names its listing, so any fixed value
+    # would be refused (422); the page schemas show one as next_cursor.
     cursor = ma.fields.String(
         load_default=None,
         validate=ma.validate.Length(max=2000),
@@ -181,15 +223,28 @@ def text(max_len: int, description: str, **kwargs) -> ma.fields.String:
     )
 
 
+def example_of(schema: type[ma.Schema]) -> dict:
+    """An example object made of the examples of a schema's fields."""
+    return {
+        (field.data_key or name): field.metadata["example"]
+        for name, field in schema._declared_fields.items()
+        if "example" in field.metadata
+    }
+
+
 def list_of_page(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     return ma.Schema.from_dict(
         {
             "items": ma.fields.List(
-                ma.fields.Nested(item_schema), metadata={"description": "This page."}
+                ma.fields.Nested(item_schema),
+                metadata={"description": "This page.", "example": [example_of(item_schema)]},
             ),
             "next_cursor": ma.fields.String(
                 allow_none=True,
-                metadata={"description": "Cursor of the next page; null on the last page."},
+                metadata={
+                    "description": "Cursor of the next page; null on the last page.",
+                    "example": EXAMPLE_CURSOR,
+                },
             ),
         },
         name=name,

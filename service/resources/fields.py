@@ -90,17 +90,17 @@ class FigureSchema(ma.Schema):
     low = ma.fields.Integer(
         allow_none=True,
         validate=ma.validate.Range(min=0, max=10_000_000),
-        metadata={"description": "Lowest estimate."},
+        metadata={"description": "Lowest estimate.", "example": 20},
     )
     best = ma.fields.Integer(
         allow_none=True,
         validate=ma.validate.Range(min=0, max=10_000_000),
-        metadata={"description": "Best estimate."},
+        metadata={"description": "Best estimate.", "example": 22},
     )
     high = ma.fields.Integer(
         allow_none=True,
         validate=ma.validate.Range(min=0, max=10_000_000),
-        metadata={"description": "Highest estimate."},
+        metadata={"description": "Highest estimate.", "example": 25},
     )
 
     @ma.validates_schema

@@ -105,13 +105,25 @@ def _provisions():
     return ma.fields.List(
         ma.fields.Nested(ProvisionSchema),
         validate=[ma.validate.Length(max=200), _unique_codes],
-        metadata={"description": "Each obligation, with a code."},
+        metadata={
+            "description": "Each obligation, with a code.",
+            "example": [
+                {
+                    "code": "dmz-15km",
+                    "text": "A demilitarised buffer zone 15 km deep around Idlib.",
+                },
+                {
+                    "code": "heavy-weapons-withdrawal",
+                    "text": "Heavy weapons withdrawn from the demilitarised zone.",
+                },
+            ],
+        },
     )
 
 
 def _parties():
     return ma.fields.List(
-        slug_field("A party id."),
+        slug_field("A party id.", metadata={"example": "turkey"}),
         validate=ma.validate.Length(max=50),
         metadata={
             "description": "Signatories and guarantors (party ids).",
@@ -149,31 +161,56 @@ class AgreementCreateSchema(ma.Schema):
     zone = _zone()
     zone_approximate = ma.fields.Boolean(
         metadata={
-            "description": "True when the zone is drawn from a description, not an official map."
+            "description": "True when the zone is drawn from a description, not an official map.",
+            "example": True,
         }
     )
-    description = text(10000, "Free text.", allow_none=True)
+    description = text(
+        10000,
+        "Free text.",
+        allow_none=True,
+        metadata={"example": "Agreed in Sochi by Russia and Turkey."},
+    )
 
 
 class AgreementPatchSchema(ma.Schema):
-    title = text(300, "Title of the agreement.")
-    signed_on = ma.fields.Date(allow_none=True, metadata={"description": "Date signed."})
+    title = text(
+        300,
+        "Title of the agreement.",
+        metadata={"example": "Memorandum on Stabilization of the Idlib De-escalation Area"},
+    )
+    signed_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "Date signed.", "example": "2018-09-17"}
+    )
     parties = _parties()
     provisions = _provisions()
     zone = _zone()
-    zone_approximate = ma.fields.Boolean(metadata={"description": "Zone drawn approximately."})
-    description = text(10000, "Free text.", allow_none=True)
+    zone_approximate = ma.fields.Boolean(
+        metadata={"description": "Zone drawn approximately.", "example": True}
+    )
+    description = text(
+        10000,
+        "Free text.",
+        allow_none=True,
+        metadata={"example": "Agreed in Sochi by Russia and Turkey."},
+    )
 
 
 class AgreementSchema(AgreementCreateSchema):
     created_by_org = ma.fields.String(
         dump_only=True,
         data_key="created_by",
-        metadata={"description": "Organisation that created it."},
+        metadata={"description": "Organisation that created it.", "example": "sohr"},
     )
-    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "UTC."})
-    updated_at = ma.fields.DateTime(dump_only=True, metadata={"description": "UTC."})
-    version = ma.fields.Integer(dump_only=True, metadata={"description": "Row version."})
+    created_at = ma.fields.DateTime(
+        dump_only=True, metadata={"description": "UTC.", "example": "2018-11-12T09:30:00+00:00"}
+    )
+    updated_at = ma.fields.DateTime(
+        dump_only=True, metadata={"description": "UTC.", "example": "2018-11-12T10:05:00+00:00"}
+    )
+    version = ma.fields.Integer(
+        dump_only=True, metadata={"description": "Row version.", "example": 2}
+    )
 
 
 AgreementPageSchema = list_of_page(AgreementSchema, "AgreementPage")

@@ -12,13 +12,28 @@ blp = Blueprint(
 
 
 class VerifySchema(ma.Schema):
-    ok = ma.fields.Boolean(metadata={"description": "True when every entry matches its hash."})
-    entries = ma.fields.Integer(metadata={"description": "Entries checked."})
-    head = ma.fields.String(metadata={"description": "Hash of the last good entry."})
-    first_bad_seq = ma.fields.Integer(
-        metadata={"description": "The first entry that does not match (when not ok)."}
+    ok = ma.fields.Boolean(
+        metadata={"description": "True when every entry matches its hash.", "example": True}
     )
-    reason = ma.fields.String(metadata={"description": "What does not match (when not ok)."})
+    entries = ma.fields.Integer(metadata={"description": "Entries checked.", "example": 1187})
+    head = ma.fields.String(
+        metadata={
+            "description": "Hash of the last good entry.",
+            "example": "9c4e7f1a2b3d5c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6",
+        }
+    )
+    first_bad_seq = ma.fields.Integer(
+        metadata={
+            "description": "The first entry that does not match (when not ok).",
+            "example": 1042,
+        }
+    )
+    reason = ma.fields.String(
+        metadata={
+            "description": "What does not match (when not ok).",
+            "example": "content does not match its hash",
+        }
+    )
 
 
 @blp.route("/verify")

@@ -97,45 +97,71 @@ class PartyCreateSchema(ma.Schema):
     affiliations = ma.fields.List(
         ma.fields.Nested(AffiliationSchema),
         validate=ma.validate.Length(max=50),
-        metadata={"description": "Links to other parties."},
+        metadata={
+            "description": "Links to other parties.",
+            "example": [{"relation": "backed_by", "party": "russia"}],
+        },
     )
-    description = text(5000, "Free text about the party.", allow_none=True)
+    description = text(
+        5000,
+        "Free text about the party.",
+        allow_none=True,
+        metadata={"example": "Governs from Damascus; backed by Russia."},
+    )
 
 
 class PartyPatchSchema(ma.Schema):
-    name = text(200, "Name in English.")
+    name = text(200, "Name in English.", metadata={"example": "Government of Syria"})
     kind = ma.fields.String(
-        validate=ma.validate.OneOf(PARTY_KINDS), metadata={"description": "What sort of actor."}
+        validate=ma.validate.OneOf(PARTY_KINDS),
+        metadata={"description": "What sort of actor.", "example": "state"},
     )
     names = _names_field()
     aliases = _aliases_field()
     affiliations = ma.fields.List(
         ma.fields.Nested(AffiliationSchema),
         validate=ma.validate.Length(max=50),
-        metadata={"description": "Links to other parties."},
+        metadata={
+            "description": "Links to other parties.",
+            "example": [{"relation": "backed_by", "party": "russia"}],
+        },
     )
-    description = text(5000, "Free text about the party.", allow_none=True)
+    description = text(
+        5000,
+        "Free text about the party.",
+        allow_none=True,
+        metadata={"example": "Governs from Damascus; backed by Russia."},
+    )
 
 
 class PartySchema(PartyCreateSchema):
     created_by_org = ma.fields.String(
         dump_only=True,
         data_key="created_by",
-        metadata={"description": "Organisation that created it."},
+        metadata={"description": "Organisation that created it.", "example": "sohr"},
     )
-    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "UTC."})
-    updated_at = ma.fields.DateTime(dump_only=True, metadata={"description": "UTC."})
-    version = ma.fields.Integer(dump_only=True, metadata={"description": "Row version."})
+    created_at = ma.fields.DateTime(
+        dump_only=True, metadata={"description": "UTC.", "example": "2018-11-12T09:30:00+00:00"}
+    )
+    updated_at = ma.fields.DateTime(
+        dump_only=True, metadata={"description": "UTC.", "example": "2018-11-12T10:05:00+00:00"}
+    )
+    version = ma.fields.Integer(
+        dump_only=True, metadata={"description": "Row version.", "example": 2}
+    )
 
 
 class PartyQueryArgs(ma.Schema):
     q = ma.fields.String(
         validate=ma.validate.Length(min=1, max=200),
-        metadata={"description": "Matches names and aliases, ignoring case and accents."},
+        metadata={
+            "description": "Matches names and aliases, ignoring case and accents.",
+            "example": "tahrir al-sham",
+        },
     )
     kind = ma.fields.String(
         validate=ma.validate.OneOf(PARTY_KINDS),
-        metadata={"description": "Only parties of this kind."},
+        metadata={"description": "Only parties of this kind.", "example": "armed_group"},
     )
 
 

@@ -5,6 +5,16 @@ import marshmallow as ma
 from ...core.query import GROUP_KEYS
 from ..violations.schemas import ViolationQueryArgs
 
+# Example shown in the documentation: violations attributed to the Syrian government, Nov 2018.
+_KILLED_SUM = {"low": 20, "best": 22, "high": 25}
+_INJURED_SUM = {"low": None, "best": 14, "high": None}
+_GROUP = {
+    "key": ["syrian-government", "2018-11"],
+    "count": 3,
+    "killed": _KILLED_SUM,
+    "injured": _INJURED_SUM,
+}
+
 
 def _group_by(value: str) -> list[str]:
     keys = [k.strip() for k in value.split(",")]
@@ -39,13 +49,22 @@ class StatsArgs(ViolationQueryArgs):
 
 class FigureSumSchema(ma.Schema):
     low = ma.fields.Integer(
-        allow_none=True, metadata={"description": "Sum of the low estimates given."}
+        allow_none=True,
+        metadata={"description": "Sum of the low estimates given.", "example": _KILLED_SUM["low"]},
     )
     best = ma.fields.Integer(
-        allow_none=True, metadata={"description": "Sum of the best estimates given."}
+        allow_none=True,
+        metadata={
+            "description": "Sum of the best estimates given.",
+            "example": _KILLED_SUM["best"],
+        },
     )
     high = ma.fields.Integer(
-        allow_none=True, metadata={"description": "Sum of the high estimates given."}
+        allow_none=True,
+        metadata={
+            "description": "Sum of the high estimates given.",
+            "example": _KILLED_SUM["high"],
+        },
     )
 
 
@@ -57,20 +76,34 @@ class StatsGroupSchema(ma.Schema):
             "example": ["syrian-government", "2018-11"],
         }
     )
-    count = ma.fields.Integer(metadata={"description": "Violations in the group."})
+    count = ma.fields.Integer(
+        metadata={"description": "Violations in the group.", "example": _GROUP["count"]}
+    )
     killed = ma.fields.Nested(
         FigureSumSchema,
-        metadata={"description": "Sums of the killed estimates (null: no violation gave one)."},
+        metadata={
+            "description": "Sums of the killed estimates (null: no violation gave one).",
+            "example": _KILLED_SUM,
+        },
     )
     injured = ma.fields.Nested(
         FigureSumSchema,
-        metadata={"description": "Sums of the injured estimates (null: no violation gave one)."},
+        metadata={
+            "description": "Sums of the injured estimates (null: no violation gave one).",
+            "example": _INJURED_SUM,
+        },
     )
 
 
 class StatsSchema(ma.Schema):
-    group_by = ma.fields.List(ma.fields.String(), metadata={"description": "The keys, in order."})
+    group_by = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "The keys, in order.", "example": ["attributed_party", "month"]},
+    )
     groups = ma.fields.List(
         ma.fields.Nested(StatsGroupSchema),
-        metadata={"description": "One per combination of values present, ordered by key."},
+        metadata={
+            "description": "One per combination of values present, ordered by key.",
+            "example": [_GROUP],
+        },
     )

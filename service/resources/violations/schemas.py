@@ -7,7 +7,7 @@ from datetime import timedelta
 import marshmallow as ma
 
 from ..claims.schemas import ClaimCreateSchema, ClaimSchema
-from ..common import list_of_page, slug_field, text
+from ..common import example_of, list_of_page, slug_field, text
 from ..fields import CountryCode, FigureSchema, InputSchema, UTCDateTime
 
 CATEGORIES = (
@@ -28,6 +28,56 @@ STATUSES = ("reported", "corroborated", "disputed", "confirmed", "refuted", "ret
 VERDICTS = ("confirmed", "refuted", "retracted", "reopened")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# Examples shown in the documentation: the shelling of Halfaya on Friday 9 November 2018 (local
+# day, UTC+2), and Turkey's denial of the Syrian government's accusation.
+_VIOLATION_ID = "3f6c2a4e-8b1d-4c55-9a0e-2b7d5c1e9f10"
+_CLAIM_ID = "7a1e4b2c-9d3f-4e6a-8b5c-1f2d3e4a5b6c"
+_SOHR_CLAIM_ID = "e4d3c2b1-6a5f-4e8d-9c7b-0a1b2c3d4e5f"
+_TITLE = "Shelling of Halfaya and Al-Lataminah"
+_LOCATION = {
+    "name": "Halfaya",
+    "admin1": "Hama",
+    "admin2": "Muhardah",
+    "country": "SY",
+    "lat": 35.2603,
+    "lon": 36.6075,
+    "precision": "near",
+}
+_KILLED = {"low": 20, "best": 22, "high": 25}
+_CIVILIAN = {"killed": {"best": 0}, "injured": {"best": 2}}
+_CASUALTIES = {"killed": _KILLED, "injured": {"best": 14}, "civilian": _CIVILIAN}
+_STATUS_CHANGE = {
+    "from": "disputed",
+    "to": "refuted",
+    "by": "sohr",
+    "at": "2018-11-20T14:00:00+00:00",
+    "reason": "Imagery of 10 November shows no heavy weapons at the positions named.",
+    "verdict": "refuted",
+}
+_CONTESTED_VALUES = [
+    {"value": 22, "claims": [_CLAIM_ID], "claimants": ["middle-east-monitor"]},
+    {"value": 30, "claims": [_SOHR_CLAIM_ID], "claimants": ["sohr"]},
+]
+_CLAIM_IN = {
+    "claimant": "middle-east-monitor",
+    "stance": "alleges",
+    "statement": "Regime shelling targeted the village of Halfaya and Al-Lataminah on Friday, "
+    "resulting in the deaths of some 22 fighters belonging to the Jaysh Al-Izza faction.",
+    "language": "en",
+    "made_at": "2018-11-12T00:00:00+00:00",
+    "asserts": {"attributed_party": "syrian-government", "killed": {"best": 22}},
+    "sources": [{"source_id": "5d8e1f2a-3b4c-4d5e-8f6a-7b8c9d0e1f2a", "locator": "paragraph 2"}],
+}
+_HISTORY_ENTRY = {
+    "seq": 1187,
+    "at": "2018-11-12T10:05:00+00:00",
+    "actor": "sohr",
+    "action": "update",
+    "entity": "violation",
+    "entity_id": _VIOLATION_ID,
+    "changes": {"killed_best": {"from": 20, "to": 22}},
+}
+
 
 class LocationSchema(ma.Schema):
     name = text(200, "Place name as reported.", allow_none=True, metadata={"example": "Halfaya"})
@@ -37,7 +87,12 @@ class LocationSchema(ma.Schema):
         allow_none=True,
         metadata={"example": "Hama"},
     )
-    admin2 = text(200, "Second-level administrative area (district).", allow_none=True)
+    admin2 = text(
+        200,
+        "Second-level administrative area (district).",
+        allow_none=True,
+        metadata={"example": "Muhardah"},
+    )
     country = CountryCode(
         allow_none=True, metadata={"description": "ISO 3166-1 alpha-2.", "example": "SY"}
     )
@@ -54,7 +109,10 @@ class LocationSchema(ma.Schema):
     precision = ma.fields.String(
         allow_none=True,
         validate=ma.validate.OneOf(LOCATION_PRECISIONS),
-        metadata={"description": "exact, near (within 25 km), admin2, admin1, country."},
+        metadata={
+            "description": "exact, near (within 25 km), admin2, admin1, country.",
+            "example": "near",
+        },
     )
 
     @ma.validates_schema
@@ -66,22 +124,32 @@ class LocationSchema(ma.Schema):
 
 class CivilianSchema(ma.Schema):
     killed = ma.fields.Nested(
-        FigureSchema, allow_none=True, metadata={"description": "Civilians killed."}
+        FigureSchema,
+        allow_none=True,
+        metadata={"description": "Civilians killed.", "example": _CIVILIAN["killed"]},
     )
     injured = ma.fields.Nested(
-        FigureSchema, allow_none=True, metadata={"description": "Civilians injured."}
+        FigureSchema,
+        allow_none=True,
+        metadata={"description": "Civilians injured.", "example": _CIVILIAN["injured"]},
     )
 
 
 class CasualtiesSchema(ma.Schema):
     killed = ma.fields.Nested(
-        FigureSchema, allow_none=True, metadata={"description": "People killed."}
+        FigureSchema,
+        allow_none=True,
+        metadata={"description": "People killed.", "example": _KILLED},
     )
     injured = ma.fields.Nested(
-        FigureSchema, allow_none=True, metadata={"description": "People injured."}
+        FigureSchema,
+        allow_none=True,
+        metadata={"description": "People injured.", "example": _CASUALTIES["injured"]},
     )
     civilian = ma.fields.Nested(
-        CivilianSchema, allow_none=True, metadata={"description": "Of which civilians."}
+        CivilianSchema,
+        allow_none=True,
+        metadata={"description": "Of which civilians.", "example": _CIVILIAN},
     )
 
     @ma.validates_schema
@@ -102,7 +170,15 @@ class CasualtiesSchema(ma.Schema):
 
 class _ViolationFields(ma.Schema):
     title = text(300, "Short title.", metadata={"example": "Shelling of Halfaya and Al-Lataminah"})
-    description = text(20000, "What is alleged to have happened.", allow_none=True)
+    description = text(
+        20000,
+        "What is alleged to have happened.",
+        allow_none=True,
+        metadata={
+            "example": "Regime shelling targeted Halfaya and Al-Lataminah in the Hama "
+            "countryside, killing some 22 fighters of the Jaysh al-Izza faction."
+        },
+    )
     category = ma.fields.String(
         validate=ma.validate.OneOf(CATEGORIES),
         metadata={
@@ -117,16 +193,23 @@ class _ViolationFields(ma.Schema):
         }
     )
     occurred_until = UTCDateTime(
-        allow_none=True, metadata={"description": "Latest possible time (UTC); absent when exact."}
+        allow_none=True,
+        metadata={
+            "description": "Latest possible time (UTC); absent when exact.",
+            "example": "2018-11-09T21:59:59+00:00",
+        },
     )
     date_precision = ma.fields.String(
         validate=ma.validate.OneOf(DATE_PRECISIONS),
-        metadata={"description": "exact, day, week or month."},
+        metadata={"description": "exact, day, week or month.", "example": "day"},
     )
     location = ma.fields.Nested(
         LocationSchema,
         allow_none=True,
-        metadata={"description": "Where; a PATCH replaces the whole location."},
+        metadata={
+            "description": "Where; a PATCH replaces the whole location.",
+            "example": _LOCATION,
+        },
     )
     agreement = slug_field(
         "The agreement allegedly breached.", allow_none=True, metadata={"example": "sochi-2018"}
@@ -134,25 +217,30 @@ class _ViolationFields(ma.Schema):
     provisions = ma.fields.List(
         ma.fields.String(validate=ma.validate.Length(min=1, max=64)),
         validate=ma.validate.Length(max=50),
-        metadata={"description": "Codes of the provisions breached."},
+        metadata={"description": "Codes of the provisions breached.", "example": ["dmz-15km"]},
     )
-    attributed_party = slug_field("Alleged perpetrator; absent when unknown.", allow_none=True)
+    attributed_party = slug_field(
+        "Alleged perpetrator; absent when unknown.",
+        allow_none=True,
+        metadata={"example": "syrian-government"},
+    )
     affected_parties = ma.fields.List(
-        slug_field("A party id."),
+        slug_field("A party id.", metadata={"example": "jaysh-al-izza"}),
         validate=ma.validate.Length(max=50),
-        metadata={"description": "Parties affected."},
+        metadata={"description": "Parties affected.", "example": ["jaysh-al-izza"]},
     )
     casualties = ma.fields.Nested(
         CasualtiesSchema,
         allow_none=True,
         metadata={
-            "description": "The reporting monitor's own estimate; a PATCH replaces it whole."
+            "description": "The reporting monitor's own estimate; a PATCH replaces it whole.",
+            "example": _CASUALTIES,
         },
     )
     tags = ma.fields.List(
         ma.fields.String(validate=ma.validate.Length(min=1, max=64)),
         validate=ma.validate.Length(max=50),
-        metadata={"description": "Free tags."},
+        metadata={"description": "Free tags.", "example": ["hama-countryside"]},
     )
 
 
@@ -176,24 +264,31 @@ class ViolationPatchSchema(InputSchema, _ViolationFields):
 
 
 class ViolationCreateSchema(ViolationPatchSchema):
-    title = text(300, "Short title.", required=True)
+    title = text(300, "Short title.", required=True, metadata={"example": _TITLE})
     category = ma.fields.String(
         required=True,
         validate=ma.validate.OneOf(CATEGORIES),
         metadata={"description": "Kind of breach.", "example": "shelling"},
     )
     occurred_at = UTCDateTime(
-        required=True, metadata={"description": "Earliest possible time (UTC)."}
+        required=True,
+        metadata={
+            "description": "Earliest possible time (UTC).",
+            "example": "2018-11-08T22:00:00+00:00",
+        },
     )
     date_precision = ma.fields.String(
         load_default="exact",
         validate=ma.validate.OneOf(DATE_PRECISIONS),
-        metadata={"description": "exact, day, week or month."},
+        metadata={"description": "exact, day, week or month.", "example": "day"},
     )
     claims = ma.fields.List(
         ma.fields.Nested(ClaimCreateSchema),
         validate=ma.validate.Length(max=100),
-        metadata={"description": "Claims recorded with the violation, in the same transaction."},
+        metadata={
+            "description": "Claims recorded with the violation, in the same transaction.",
+            "example": [_CLAIM_IN],
+        },
     )
 
 
@@ -202,66 +297,103 @@ class StatusChangeSchema(ma.Schema):
         data_key="from",
         attribute="from",
         allow_none=True,
-        metadata={"description": "Status before."},
+        metadata={"description": "Status before.", "example": _STATUS_CHANGE["from"]},
     )
-    to = ma.fields.String(metadata={"description": "Status after."})
-    by = ma.fields.String(allow_none=True, metadata={"description": "Organisation."})
-    at = ma.fields.DateTime(metadata={"description": "UTC."})
-    reason = ma.fields.String(metadata={"description": "Why."})
+    to = ma.fields.String(
+        metadata={"description": "Status after.", "example": _STATUS_CHANGE["to"]}
+    )
+    by = ma.fields.String(
+        allow_none=True, metadata={"description": "Organisation.", "example": _STATUS_CHANGE["by"]}
+    )
+    at = ma.fields.DateTime(metadata={"description": "UTC.", "example": _STATUS_CHANGE["at"]})
+    reason = ma.fields.String(metadata={"description": "Why.", "example": _STATUS_CHANGE["reason"]})
     verdict = ma.fields.String(
-        allow_none=True, metadata={"description": "The verdict that set it, if any."}
+        allow_none=True,
+        metadata={
+            "description": "The verdict that set it, if any.",
+            "example": _STATUS_CHANGE["verdict"],
+        },
     )
 
 
 class ContestedValueSchema(ma.Schema):
-    value = ma.fields.Raw(metadata={"description": "The value asserted."})
-    claims = ma.fields.List(ma.fields.String(), metadata={"description": "Claims asserting it."})
-    claimants = ma.fields.List(ma.fields.String(), metadata={"description": "Their claimants."})
+    value = ma.fields.Raw(metadata={"description": "The value asserted.", "example": 22})
+    claims = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Claims asserting it.", "example": [_CLAIM_ID]},
+    )
+    claimants = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Their claimants.", "example": ["middle-east-monitor"]},
+    )
 
 
 class ContestedFactSchema(ma.Schema):
     fact = ma.fields.String(metadata={"description": "Fact name.", "example": "killed"})
     values = ma.fields.List(
         ma.fields.Nested(ContestedValueSchema),
-        metadata={"description": "Each value with who asserts it."},
+        metadata={"description": "Each value with who asserts it.", "example": _CONTESTED_VALUES},
     )
 
 
 class SpanSchema(ma.Schema):
-    low = ma.fields.Integer(metadata={"description": "Lowest figure any live claim gives."})
-    high = ma.fields.Integer(metadata={"description": "Highest figure any live claim gives."})
+    low = ma.fields.Integer(
+        metadata={"description": "Lowest figure any live claim gives.", "example": 22}
+    )
+    high = ma.fields.Integer(
+        metadata={"description": "Highest figure any live claim gives.", "example": 30}
+    )
 
 
 class ViolationSummarySchema(_ViolationFields):
-    id = ma.fields.String(metadata={"description": "UUID."})
-    status = ma.fields.String(metadata={"description": "One of " + ", ".join(STATUSES)})
+    id = ma.fields.String(metadata={"description": "UUID.", "example": _VIOLATION_ID})
+    status = ma.fields.String(
+        metadata={"description": "One of " + ", ".join(STATUSES), "example": "disputed"}
+    )
     in_agreement_zone = ma.fields.Boolean(
         allow_none=True,
-        metadata={"description": "Inside the agreement's zone; null when either is unknown."},
+        metadata={
+            "description": "Inside the agreement's zone; null when either is unknown.",
+            "example": True,
+        },
     )
-    claim_count = ma.fields.Integer(metadata={"description": "Number of claims."})
-    reported_by = ma.fields.String(metadata={"description": "Reporting organisation."})
-    created_at = ma.fields.DateTime(metadata={"description": "UTC."})
-    updated_at = ma.fields.DateTime(metadata={"description": "UTC."})
-    version = ma.fields.Integer(metadata={"description": "Row version."})
+    claim_count = ma.fields.Integer(metadata={"description": "Number of claims.", "example": 2})
+    reported_by = ma.fields.String(
+        metadata={"description": "Reporting organisation.", "example": "sohr"}
+    )
+    created_at = ma.fields.DateTime(
+        metadata={"description": "UTC.", "example": "2018-11-12T09:30:00+00:00"}
+    )
+    updated_at = ma.fields.DateTime(
+        metadata={"description": "UTC.", "example": "2018-11-12T10:05:00+00:00"}
+    )
+    version = ma.fields.Integer(metadata={"description": "Row version.", "example": 3})
 
 
 class ViolationSchema(ViolationSummarySchema):
     status_history = ma.fields.List(
-        ma.fields.Nested(StatusChangeSchema), metadata={"description": "Every status change."}
+        ma.fields.Nested(StatusChangeSchema),
+        metadata={"description": "Every status change.", "example": [_STATUS_CHANGE]},
     )
     contested_facts = ma.fields.List(
         ma.fields.Nested(ContestedFactSchema),
-        metadata={"description": "Facts two live claims assert differently."},
+        metadata={
+            "description": "Facts two live claims assert differently.",
+            "example": [{"fact": "killed", "values": _CONTESTED_VALUES}],
+        },
     )
     claimed_casualties = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Nested(SpanSchema),
         metadata={
-            "description": "Range the claims' figures span, per fact (killed, injured, ...)."
+            "description": "Range the claims' figures span, per fact (killed, injured, ...).",
+            "example": {"killed": {"low": 22, "high": 30}},
         },
     )
-    claims = ma.fields.List(ma.fields.Nested(ClaimSchema), metadata={"description": "Claims."})
+    claims = ma.fields.List(
+        ma.fields.Nested(ClaimSchema),
+        metadata={"description": "Claims.", "example": [example_of(ClaimSchema)]},
+    )
 
 
 class _TimeBound(UTCDateTime):
@@ -342,16 +474,25 @@ class ViolationQueryArgs(ma.Schema):
             "example": "2018-11-30T23:59:59Z",
         },
     )
-    attributed_party = slug_field("Only violations attributed to this party.")
-    affected_party = slug_field("Only violations that affected this party.")
-    claimant = slug_field("Only violations about which this party made a claim (withdrawn too).")
+    attributed_party = slug_field(
+        "Only violations attributed to this party.", metadata={"example": "syrian-government"}
+    )
+    affected_party = slug_field(
+        "Only violations that affected this party.", metadata={"example": "jaysh-al-izza"}
+    )
+    claimant = slug_field(
+        "Only violations about which this party made a claim (withdrawn too).",
+        metadata={"example": "turkey"},
+    )
     status = ma.fields.String(
-        validate=ma.validate.OneOf(STATUSES), metadata={"description": "Only this status."}
+        validate=ma.validate.OneOf(STATUSES),
+        metadata={"description": "Only this status.", "example": "disputed"},
     )
     category = ma.fields.String(
-        validate=ma.validate.OneOf(CATEGORIES), metadata={"description": "Only this category."}
+        validate=ma.validate.OneOf(CATEGORIES),
+        metadata={"description": "Only this category.", "example": "shelling"},
     )
-    agreement = slug_field("Only violations of this agreement.")
+    agreement = slug_field("Only violations of this agreement.", metadata={"example": "sochi-2018"})
     country = CountryCode(metadata={"description": "ISO 3166-1 alpha-2.", "example": "SY"})
     admin1 = text(
         200, "Only this first-level area, exactly as recorded.", metadata={"example": "Idlib"}
@@ -369,6 +510,7 @@ class ViolationQueryArgs(ma.Schema):
             "description": "true, false, or null for violations where it is not known.",
             "type": "string",
             "enum": ["true", "false", "null"],
+            "example": "true",
         }
     )
     q = ma.fields.String(
@@ -381,7 +523,10 @@ class ViolationQueryArgs(ma.Schema):
         },
     )
     updated_since = UTCDateTime(
-        metadata={"description": "Only violations changed at or after this time (ISO 8601)."}
+        metadata={
+            "description": "Only violations changed at or after this time (ISO 8601).",
+            "example": "2018-11-12T00:00:00+00:00",
+        }
     )
 
     @ma.validates_schema
@@ -401,22 +546,44 @@ class VerdictSchema(InputSchema):
             "example": "refuted",
         },
     )
-    reason = text(5000, "Rationale; required.", required=True)
+    reason = text(
+        5000,
+        "Rationale; required.",
+        required=True,
+        metadata={"example": _STATUS_CHANGE["reason"]},
+    )
 
 
 class HistoryEntrySchema(ma.Schema):
-    seq = ma.fields.Integer(metadata={"description": "Position in the audit log."})
-    at = ma.fields.DateTime(metadata={"description": "UTC."})
-    actor = ma.fields.String(allow_none=True, metadata={"description": "Organisation."})
-    action = ma.fields.String(metadata={"description": "create, update, withdraw, verdict."})
-    entity = ma.fields.String(metadata={"description": "violation or claim."})
-    entity_id = ma.fields.String(metadata={"description": "Its id."})
-    changes = ma.fields.Dict(metadata={"description": "What changed."})
+    seq = ma.fields.Integer(
+        metadata={"description": "Position in the audit log.", "example": _HISTORY_ENTRY["seq"]}
+    )
+    at = ma.fields.DateTime(metadata={"description": "UTC.", "example": _HISTORY_ENTRY["at"]})
+    actor = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Organisation.", "example": _HISTORY_ENTRY["actor"]},
+    )
+    action = ma.fields.String(
+        metadata={
+            "description": "create, update, withdraw, verdict.",
+            "example": _HISTORY_ENTRY["action"],
+        }
+    )
+    entity = ma.fields.String(
+        metadata={"description": "violation or claim.", "example": _HISTORY_ENTRY["entity"]}
+    )
+    entity_id = ma.fields.String(
+        metadata={"description": "Its id.", "example": _HISTORY_ENTRY["entity_id"]}
+    )
+    changes = ma.fields.Dict(
+        metadata={"description": "What changed.", "example": _HISTORY_ENTRY["changes"]}
+    )
 
 
 class HistorySchema(ma.Schema):
     items = ma.fields.List(
-        ma.fields.Nested(HistoryEntrySchema), metadata={"description": "Oldest first."}
+        ma.fields.Nested(HistoryEntrySchema),
+        metadata={"description": "Oldest first.", "example": [_HISTORY_ENTRY]},
     )
 
 
