@@ -14,10 +14,10 @@ LINT_PATHS := $(wildcard service tests migrations bench) gunicorn.conf.py
 
 export FLASK_APP := service
 
-.PHONY: help install run test lint openapi bench resilience clean distclean
+.PHONY: help install run test contract lint openapi bench resilience clean distclean
 
 help:
-	@echo "make install | run | test | lint | openapi | bench | resilience | clean | distclean"
+	@echo "make install | run | test | contract | lint | openapi | bench | resilience | clean | distclean"
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ test: install
 	else \
 	  echo "==> TEST_DATABASE_URL not set: second run (PostgreSQL) skipped"; \
 	fi
+
+# Schemathesis against a live server with the committed openapi.yaml (not yet part of `test`).
+contract: install
+	env -u DATABASE_URL $(BIN)/python -m pytest -q -m contract tests/test_contract.py
 
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)

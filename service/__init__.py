@@ -79,7 +79,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .resources.parties.routes import blp as parties
     from .resources.sources.routes import blp as sources
     from .resources.stats.routes import blp as stats
+    from .resources.violations.routes import ViolationIdConverter, violation_id_schema
     from .resources.violations.routes import blp as violations
+
+    app.url_map.converters["violation_id"] = ViolationIdConverter
+    api.register_converter(ViolationIdConverter, violation_id_schema)
 
     # Exports and batch before violations, so their fixed paths win over /<violation_id>.
     for blp in (

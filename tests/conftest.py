@@ -199,6 +199,12 @@ def problem_of(response) -> dict:
 @pytest.fixture
 def fresh_database(database_url, tmp_path):
     """A separate, newly migrated database on the same backend, dropped afterwards."""
+    yield from new_database(database_url, tmp_path)
+
+
+def new_database(database_url: str, folder):
+    """Generator: creates and migrates a database beside `database_url` (a file in `folder` on
+    SQLite), yields its URL, then drops it. Shared by fixtures of any scope."""
     if database_url.startswith("postgresql"):
         from sqlalchemy.engine import make_url
 
@@ -212,7 +218,7 @@ def fresh_database(database_url, tmp_path):
     else:
         admin_engine = None
         name = None
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+        url = f"sqlite:///{folder / 'fresh.db'}"
     command.upgrade(alembic_config(url), "head")
     yield url
     if admin_engine is not None:

@@ -353,3 +353,33 @@ def test_unknown_violation_is_404_problem(reporter):
     resp = reporter.get("/v1/violations/00000000-0000-0000-0000-000000000000")
     assert resp.status_code == 404
     assert resp.mimetype == "application/problem+json"
+
+
+def test_empty_responds_to_is_a_422_not_a_conflict(reporter):
+    # Found by schemathesis: "" skipped the check and reached the foreign key (an undocumented 409).
+    pid = party(reporter)
+    vid = violation(reporter)["id"]
+    first = claim(reporter, vid, claimant=pid)
+    body = {"claimant": pid, "stance": "denies", "statement": "No.", "responds_to": ""}
+    resp = reporter.post(f"/v1/violations/{vid}/claims", json=body)
+    assert resp.status_code == 422, resp.get_json()
+    assert "responds_to" in error_fields(resp)
+    resp = reporter.patch_fresh(f"/v1/claims/{first['id']}", {"responds_to": ""})
+    assert resp.status_code == 422, resp.get_json()
+    assert "responds_to" in error_fields(resp)
+    inline = violation_body(claims=[{**body, "claimant": pid}])
+    resp = reporter.post("/v1/violations", json=inline)
+    assert resp.status_code == 422, resp.get_json()
+    assert "claims.0.responds_to" in error_fields(resp)
+
+
+def test_fixed_paths_beside_a_violation_id_allow_only_their_own_methods(reporter):
+    # Found by schemathesis: /v1/violations/batch and /export also matched /<violation_id>, so
+    # OPTIONS advertised GET and PATCH there, and GET /batch was a 404 rather than a 405.
+    resp = reporter.client.options("/v1/violations/batch")
+    assert set(resp.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    resp = reporter.client.options("/v1/violations/export")
+    assert set(resp.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert reporter.get("/v1/violations/batch").status_code == 405
+    vid = violation(reporter)["id"]
+    assert reporter.get(f"/v1/violations/{vid}").status_code == 200

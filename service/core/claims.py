@@ -51,7 +51,8 @@ def check_refs(
         refs = {field: pid for field, pid in refs.items() if pid not in known_parties}
     errors = check_exist(session, refs)
     target = data.get("responds_to")
-    if target:
+    # An empty string is no claim id either (it used to reach the foreign key: a 409).
+    if target is not None:
         answered = session.get(Claim, target)
         if answered is None or violation_id is None or answered.violation_id != violation_id:
             errors[f"{p}responds_to"] = "must be a claim of the same violation"

@@ -199,7 +199,7 @@ def create(
                 known_sources=known_sources,
             )
         )
-        if claim.get("responds_to"):
+        if claim.get("responds_to") is not None:
             errors[f"claims.{i}.responds_to"] = (
                 "a new violation has no claims yet: post the counterclaim after it is recorded"
             )

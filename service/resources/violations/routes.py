@@ -4,6 +4,7 @@ from datetime import datetime
 
 import marshmallow as ma
 from flask.views import MethodView
+from werkzeug.routing import BaseConverter
 
 from ...core import violations as core
 from ...paging import decode_cursor, encode_cursor, link_header
@@ -31,6 +32,18 @@ blp = Blueprint(
 
 class ViolationListArgs(PageArgs, ViolationQueryArgs):
     pass
+
+
+class ViolationIdConverter(BaseConverter):
+    """A violation id: any path segment except the fixed names beside it (batch, export), so that
+    /v1/violations/batch answers for POST alone (405 and `Allow: POST` otherwise) instead of
+    also matching GET/PATCH /v1/violations/<id>."""
+
+    regex = r"(?!(?:batch|export)(?![^/]))[^/]+"
+
+
+def violation_id_schema(_converter) -> dict:
+    return {"type": "string", "minLength": 1}
 
 
 @blp.route("")
@@ -67,7 +80,7 @@ class Violations(MethodView):
         return violation_view(session(), violation, principal())
 
 
-@blp.route("/<violation_id>")
+@blp.route("/<violation_id:violation_id>")
 class ViolationById(MethodView):
     @requires("reader")
     @blp.etag
@@ -90,7 +103,7 @@ class ViolationById(MethodView):
         return violation_view(session(), violation, principal())
 
 
-@blp.route("/<violation_id>/claims")
+@blp.route("/<violation_id:violation_id>/claims")
 class ViolationClaims(MethodView):
     @requires("reader")
     @blp.etag
@@ -115,7 +128,7 @@ class ViolationClaims(MethodView):
         return claim_view(claim, principal())
 
 
-@blp.route("/<violation_id>/verdict")
+@blp.route("/<violation_id:violation_id>/verdict")
 class Verdict(MethodView):
     @requires("reporter")
     @blp.arguments(VerdictSchema)
@@ -129,7 +142,7 @@ class Verdict(MethodView):
         return violation_view(session(), violation, principal())
 
 
-@blp.route("/<violation_id>/history")
+@blp.route("/<violation_id:violation_id>/history")
 class History(MethodView):
     @requires("reader")
     @blp.response(200, HistorySchema)
