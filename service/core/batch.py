@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -46,6 +46,9 @@ class KnownRefs:
 
     parties: set[str]
     sources: set[str]
+    # The session's identity map holds objects weakly: without this reference the prefetched
+    # agreements would be collected at once and every item would query its agreement again.
+    agreements: list[Agreement] = field(default_factory=list)
 
 
 def _ids_in(session: Session, column, ids: set[str]) -> set[str]:
@@ -81,9 +84,17 @@ def prefetch(session: Session, items: Iterable[dict[str, Any]]) -> KnownRefs:
             source_ids.update(
                 s["source_id"] for s in claim.get("sources") or [] if s.get("source_id")
             )
-    if agreement_ids:
-        session.execute(select(Agreement).where(Agreement.id.in_(sorted(agreement_ids)))).all()
+    agreements = (
+        list(
+            session.execute(
+                select(Agreement).where(Agreement.id.in_(sorted(agreement_ids)))
+            ).scalars()
+        )
+        if agreement_ids
+        else []
+    )
     return KnownRefs(
+        agreements=agreements,
         parties=_ids_in(session, Party.id, party_ids) if party_ids else set(),
         sources=_ids_in(session, Source.id, source_ids) if source_ids else set(),
     )
