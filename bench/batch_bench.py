@@ -4,6 +4,8 @@
     .venv/bin/python bench/batch_bench.py                      # a fresh SQLite file
     .venv/bin/python bench/batch_bench.py --http               # through a real gunicorn on loopback
     .venv/bin/python bench/batch_bench.py --profile out.prof   # cProfile of the timed batches
+    .venv/bin/python bench/batch_bench.py --claims             # items as make bench loads them:
+                                                               # one claim + one inline source each
 
 The database is migrated to head (never dropped); each run adds its violations to it.
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def item(i: int, parties: list[str]) -> dict:
@@ -50,7 +53,7 @@ def item(i: int, parties: list[str]) -> dict:
     }
 
 
-def setup(url: str) -> tuple[str, list[str]]:
+def setup(url: str, *, seeded: bool = False) -> tuple[str, list[str]]:
     from alembic import command
     from alembic.config import Config
 
@@ -61,7 +64,13 @@ def setup(url: str) -> tuple[str, list[str]]:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(cfg, "head")
-    create_app({"DATABASE_URL": url, "RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"})
+    app = create_app({"DATABASE_URL": url, "RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"})
+    if seeded:
+        # The source article's parties and agreement, which the --claims items refer to.
+        from service.seeding import load_seeds
+
+        with app.app_context():
+            load_seeds()
     org = f"bench-{uuid.uuid4().hex[:8]}"
     actor = Principal(org=org, role="admin", key_id=None)
     with db.session_scope() as session:
@@ -103,14 +112,32 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=10, help="timed batches")
     ap.add_argument("--http", action="store_true", help="through gunicorn on loopback")
     ap.add_argument("--profile", metavar="FILE", help="write a cProfile of the timed batches")
+    ap.add_argument(
+        "--claims", action="store_true", help="each item with one claim and one inline source"
+    )
     args = ap.parse_args()
 
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='ledger-bench-')}/bench.db"
     os.environ["LOG_LEVEL"] = "WARNING"
-    key, parties = setup(url)
+    key, parties = setup(url, seeded=args.claims)
     headers = {"Authorization": f"Bearer {key}"}
+    if args.claims:
+        from datetime import UTC, datetime
+
+        from load import spec
+
+        total = (args.batches + 1) * args.size
+        end = datetime.now(UTC).replace(microsecond=0)
+
+        def make(i: int) -> dict:
+            return spec(i, total, end)
+    else:
+
+        def make(i: int) -> dict:
+            return item(i, parties)
+
     bodies = [
-        {"items": [item(b * args.size + i, parties) for i in range(args.size)]}
+        {"items": [make(b * args.size + i) for i in range(args.size)]}
         for b in range(args.batches + 1)
     ]
 
@@ -178,8 +205,9 @@ def main() -> int:
     backend = url.split(":", 1)[0]
     mode = "gunicorn" if args.http else "test client"
     assert recorded == args.batches * args.size, recorded
+    kind = "with a claim and an inline source each" if args.claims else "without claims"
     print(
-        f"{backend} via {mode}: {recorded} violations in {args.batches} batches of {args.size} "
+        f"{backend} via {mode}, {kind}: {recorded} violations in {args.batches} batches of {args.size} "
         f"in {elapsed:.2f}s = {recorded / elapsed:,.0f} violations/s"
     )
     return 0

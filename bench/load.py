@@ -468,7 +468,7 @@ def _dt(value: str | None) -> datetime | None:
 def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, list]) -> None:
     """The rows POST /v1/violations/batch writes for spec(i) (and every 4th a counterclaim)."""
     from service.core.query import search_document
-    from service.core.violations import _flatten
+    from service.core.violations import flatten
 
     data = spec(i, n, end)
     claim_data = data["claims"][0]
@@ -476,7 +476,7 @@ def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, 
     at = _dt(data["occurred_at"])
     created = at + timedelta(hours=6)
     vid, sid, cid = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
-    values = _flatten(
+    values = flatten(
         {**data, "occurred_at": at, "occurred_until": _dt(data.get("occurred_until"))}
     )
     party = values.get("attributed_party_id")

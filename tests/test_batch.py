@@ -9,7 +9,7 @@ from service.core import audit, batch
 from service.models import AuditEntry, Claim, Source, Violation
 from service.resources.violations.schemas import ViolationCreateSchema
 from tests.conftest import error_fields, problem_of, unique
-from tests.scenario import party, violation_body
+from tests.scenario import agreement, party, source, violation_body
 
 
 def _count(model, *where) -> int:
@@ -177,32 +177,44 @@ def test_claim_counts_and_sources_stay_per_item(reporter):
     assert _count(Source, Source.publisher == publisher) == 3
 
 
-def test_an_item_refused_after_it_wrote_leaves_nothing(app, reporter, monkeypatch):
-    """Should a core check fail after an item wrote rows, its chunk is redone item by item."""
-    from service.core import violations
+def test_an_item_refused_half_way_leaves_nothing(app, reporter, monkeypatch):
+    """An item refused while its rows are being built (after its claim, source and status
+    rows) leaves none of them behind; the items around it in the chunk stand."""
+    from service.core import bulk
     from service.errors import ValidationFailed
+    from service.models import StatusChange
 
     marker = unique("late")
-    real_create = violations.create
+    real_document = bulk.query.search_document
 
-    def create(session, actor, data, **kw):
-        violation = real_create(session, actor, data, **kw)
-        if data["title"].endswith("late-refusal"):
-            raise ValidationFailed({"title": "refused after writing"})
-        return violation
+    def search_document(title, description, texts):
+        if title.endswith("late-refusal"):
+            raise ValidationFailed({"title": "refused half-way"})
+        return real_document(title, description, texts)
 
-    monkeypatch.setattr(violations, "create", create)
+    monkeypatch.setattr(bulk.query, "search_document", search_document)
+    monitor = party(reporter, kind="monitor")
+    publisher = unique("publisher")
     actor = Principal(org=reporter.org, role="reporter", key_id=None)
     schema = ViolationCreateSchema()
     titles = [f"{marker} a", f"{marker} late-refusal", f"{marker} b"]
-    items = [(i, schema.load(violation_body(title=t))) for i, t in enumerate(titles)]
+    items = [
+        (i, schema.load(violation_body(title=t, claims=[_inline_claim(monitor, publisher)])))
+        for i, t in enumerate(titles)
+    ]
     before = _count(AuditEntry)
+    changes_before = _count(StatusChange)
     with db.session_scope() as session:
         results = batch.create_violations(session, actor, items)
     assert [r.status for r in results] == [201, 422, 201]
-    assert results[1].errors == [{"field": "title", "reason": "refused after writing"}]
+    assert results[1].errors == [{"field": "title", "reason": "refused half-way"}]
     assert _titled(marker) == 2
-    assert _count(AuditEntry) - before == 2
+    # Per stored item: its violation, its inline source and its claim are audited.
+    assert _count(AuditEntry) - before == 6
+    assert _count(Source, Source.publisher == publisher) == 2
+    assert _count(StatusChange) - changes_before == 2
+    with db.session_scope(write=False) as session:
+        assert audit.verify(session)["ok"]
 
 
 def test_one_idempotency_key_covers_the_whole_batch(reporter):
@@ -232,3 +244,96 @@ def test_batch_items_are_found_by_what_they_and_their_claims_say(reporter):
     for word, result in zip((title_word, claim_word), results, strict=True):
         found = reporter.get("/v1/violations", query_string={"q": word}).get_json()["items"]
         assert [v["id"] for v in found] == [result["id"]], word
+
+
+def _without_ids(value, ids: dict[str, str]):
+    """The same structure with generated ids replaced by stable names; times dropped, and the
+    row version too (a concurrency token: it counts the UPDATEs a path happened to make)."""
+    if isinstance(value, dict):
+        return {
+            k: _without_ids(v, ids)
+            for k, v in value.items()
+            if k not in {"created_at", "updated_at", "at", "seq", "version"}
+        }
+    if isinstance(value, list):
+        return [_without_ids(v, ids) for v in value]
+    if isinstance(value, str):
+        for real, name in ids.items():
+            value = value.replace(real, name)
+        return value
+    return value
+
+
+def _readback(caller, vid: str) -> dict:
+    view = caller.get(f"/v1/violations/{vid}").get_json()
+    history = caller.get(f"/v1/violations/{vid}/history").get_json()["items"]
+    ids = {vid: "violation"}
+    for i, claim in enumerate(view["claims"]):
+        ids[claim["id"]] = f"claim-{i}"
+        for j, link in enumerate(claim["sources"]):
+            sid = link.get("source_id") or link["source"]["id"]
+            ids.setdefault(sid, f"source-{i}-{j}")
+    return _without_ids({"view": view, "history": history}, ids)
+
+
+def test_a_batch_item_is_stored_exactly_as_a_single_post(reporter):
+    """The batch writes with one INSERT per table; what it stores must read back the same as
+    POST /v1/violations stores it: fields, derived status and history, claims, sources, audit."""
+    zone = agreement(reporter)
+    accused, accuser = party(reporter, kind="armed_force"), party(reporter, kind="state")
+    other = party(reporter, kind="armed_group")
+    cited = source(reporter)
+    publisher = unique("publisher")
+
+    def body(title: str) -> dict:
+        return violation_body(
+            title=title,
+            description="Shells fell on the market at dawn.",
+            agreement=zone["id"],
+            provisions=[zone["provisions"][0]["code"]],
+            attributed_party=accused,
+            affected_parties=[other, accuser],
+            casualties={
+                "killed": {"low": 2, "best": 3, "high": 5},
+                "civilian": {"injured": {"best": 1}},
+            },
+            tags=["market", "dawn"],
+            claims=[
+                _inline_claim(
+                    accuser,
+                    publisher,
+                    translations=[{"language": "ar", "text": "سقطت القذائف"}],
+                    made_at="2018-11-09T10:00:00Z",
+                    credibility=2,
+                ),
+                {
+                    "claimant": accused,
+                    "stance": "denies",
+                    "statement": "No shells were fired.",
+                    "asserts": {"killed": 0},
+                    "sources": [
+                        {"source_id": cited, "excerpt": "no shells", "locator": "p. 1"},
+                        {
+                            "source": {
+                                "kind": "official_statement",
+                                "title": "Denial",
+                                "publisher": publisher,
+                            }
+                        },
+                    ],
+                },
+            ],
+        )
+
+    single = reporter.post("/v1/violations", json=body("Shelling, the same twice"))
+    assert single.status_code == 201, single.get_json()["errors"]
+    batched = reporter.post(
+        "/v1/violations/batch", json={"items": [body("Shelling, the same twice")]}
+    )
+    [result] = batched.get_json()["results"]
+    assert result["status"] == 201, result
+    one, other_one = _readback(reporter, single.get_json()["id"]), _readback(reporter, result["id"])
+    assert one["view"]["status"] == "disputed"
+    assert one == other_one
+    with db.session_scope(write=False) as session:
+        assert audit.verify(session)["ok"]

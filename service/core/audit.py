@@ -7,8 +7,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth import Principal
 from ..models import AuditEntry, AuditHead, utcnow
@@ -29,20 +30,83 @@ def _jsonable(value: Any) -> Any:
 
 
 def entry_hash(entry: AuditEntry) -> str:
+    return hash_of(
+        {
+            "seq": entry.seq,
+            "at": entry.at,
+            "actor_org": entry.actor_org,
+            "actor_key": entry.actor_key,
+            "action": entry.action,
+            "entity": entry.entity,
+            "entity_id": entry.entity_id,
+            "violation_id": entry.violation_id,
+            "changes": entry.changes,
+            "prev_hash": entry.prev_hash,
+        }
+    )
+
+
+def hash_of(row: dict[str, Any]) -> str:
+    """The hash of one entry given as its column values (`changes` already JSON-able)."""
     payload = {
-        "seq": entry.seq,
-        "at": entry.at.isoformat(timespec="microseconds"),
-        "actor_org": entry.actor_org,
-        "actor_key": entry.actor_key,
-        "action": entry.action,
-        "entity": entry.entity,
-        "entity_id": entry.entity_id,
-        "violation_id": entry.violation_id,
-        "changes": entry.changes,
-        "prev_hash": entry.prev_hash,
+        "seq": row["seq"],
+        "at": row["at"].isoformat(timespec="microseconds"),
+        "actor_org": row["actor_org"],
+        "actor_key": row["actor_key"],
+        "action": row["action"],
+        "entity": row["entity"],
+        "entity_id": row["entity_id"],
+        "violation_id": row["violation_id"],
+        "changes": row["changes"],
+        "prev_hash": row["prev_hash"],
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def new_row(
+    actor: Principal | None,
+    action: str,
+    entity: str,
+    entity_id: str,
+    changes: dict[str, Any] | None = None,
+    violation_id: str | None = None,
+) -> dict[str, Any]:
+    """An entry's column values before it is chained (seq, prev_hash and hash come later)."""
+    return {
+        "at": utcnow(),
+        "actor_org": actor.org if actor else None,
+        "actor_key": actor.key_id if actor else None,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "violation_id": violation_id,
+        "changes": _jsonable(changes or {}),
+    }
+
+
+def chain(head: AuditHead, rows: list[dict[str, Any]]) -> tuple[int, str]:
+    """Number and hash `rows` in order after the locked head; answers the new (seq, hash).
+
+    The head itself is left as it is: the caller writes the rows and then moves the head
+    (see advance), so that nothing changes when the write fails.
+    """
+    seq, prev = head.seq, head.hash
+    for row in rows:
+        seq += 1
+        row["seq"] = seq
+        row["prev_hash"] = prev
+        row["hash"] = prev = hash_of(row)
+    return seq, prev
+
+
+def advance(session: Session, head: AuditHead, seq: int, hash_: str) -> None:
+    """Move the locked head past entries written with Core INSERTs (one UPDATE)."""
+    table = AuditHead.__table__
+    session.execute(update(table).where(table.c.id == head.id).values(seq=seq, hash=hash_))
+    # The row in the database moved; the loaded object follows without becoming dirty.
+    set_committed_value(head, "seq", seq)
+    set_committed_value(head, "hash", hash_)
 
 
 def record(
@@ -100,6 +164,11 @@ def lock_head(session: Session) -> AuditHead:
     ).scalar_one()
     session.info[_LOCKED_HEAD] = (session.get_transaction(), head)
     return head
+
+
+def locked_head(session: Session) -> AuditHead | None:
+    """The head locked by lock_head in the current transaction, if any."""
+    return _locked_head(session)
 
 
 def _locked_head(session: Session) -> AuditHead | None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ..auth import Principal
 from ..errors import DomainError
 from ..models import Agreement, Party, Source
-from . import audit, violations
+from . import audit, bulk, violations
 
 MAX_ITEMS = 1000
 # Items written per SAVEPOINT and flush on the fast path; a failing chunk is redone item by item.
@@ -45,18 +45,33 @@ class KnownRefs:
     """The referenced ids that exist, resolved once for a whole batch."""
 
     parties: set[str]
-    sources: set[str]
+    # Cited sources by id, and inline sources that exist already by their external_ref.
+    sources: dict[str, bulk.SourceRef]
+    sources_by_ref: dict[str, bulk.SourceRef] = field(default_factory=dict)
     # The session's identity map holds objects weakly: without this reference the prefetched
     # agreements would be collected at once and every item would query its agreement again.
     agreements: list[Agreement] = field(default_factory=list)
 
 
-def _ids_in(session: Session, column, ids: set[str]) -> set[str]:
-    found: set[str] = set()
+def _chunks(ids: set[str]):
     ordered = sorted(ids)
     for start in range(0, len(ordered), _IN_CHUNK):
-        chunk = ordered[start : start + _IN_CHUNK]
+        yield ordered[start : start + _IN_CHUNK]
+
+
+def _ids_in(session: Session, column, ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
         found.update(session.execute(select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def _sources_by(session: Session, column, values: set[str]) -> dict[str, bulk.SourceRef]:
+    found: dict[str, bulk.SourceRef] = {}
+    for chunk in _chunks(values):
+        stmt = select(column, Source.id, Source.publisher).where(column.in_(chunk))
+        for key, sid, publisher in session.execute(stmt):
+            found[key] = bulk.SourceRef(id=sid, publisher=publisher)
     return found
 
 
@@ -64,11 +79,13 @@ def prefetch(session: Session, items: Iterable[dict[str, Any]]) -> KnownRefs:
     """One query per kind of reference for the whole batch instead of several per item.
 
     Agreements are loaded whole into the session's identity map, where `session.get` finds
-    them without a query; parties and sources only need to be known to exist.
+    them without a query; parties only need to be known to exist; sources, cited by id or
+    inline with an external_ref that may exist already, with the publisher the status needs.
     """
     party_ids: set[str] = set()
     agreement_ids: set[str] = set()
     source_ids: set[str] = set()
+    source_refs: set[str] = set()
     for data in items:
         if data.get("attributed_party"):
             party_ids.add(data["attributed_party"])
@@ -81,9 +98,11 @@ def prefetch(session: Session, items: Iterable[dict[str, Any]]) -> KnownRefs:
             asserted = (claim.get("asserts") or {}).get("attributed_party")
             if isinstance(asserted, str):
                 party_ids.add(asserted)
-            source_ids.update(
-                s["source_id"] for s in claim.get("sources") or [] if s.get("source_id")
-            )
+            for link in claim.get("sources") or []:
+                if link.get("source_id"):
+                    source_ids.add(link["source_id"])
+                elif (link.get("source") or {}).get("external_ref"):
+                    source_refs.add(link["source"]["external_ref"])
     agreements = (
         list(
             session.execute(
@@ -96,7 +115,10 @@ def prefetch(session: Session, items: Iterable[dict[str, Any]]) -> KnownRefs:
     return KnownRefs(
         agreements=agreements,
         parties=_ids_in(session, Party.id, party_ids) if party_ids else set(),
-        sources=_ids_in(session, Source.id, source_ids) if source_ids else set(),
+        sources=_sources_by(session, Source.id, source_ids) if source_ids else {},
+        sources_by_ref=_sources_by(session, Source.external_ref, source_refs)
+        if source_refs
+        else {},
     )
 
 
@@ -118,46 +140,37 @@ def _failure(index: int, exc: Exception) -> ItemResult:
     )
 
 
-class _Redo(Exception):
-    """An item failed after it had written something: its chunk must be redone item by item."""
-
-
-def _footprint(session: Session) -> int:
-    # Grows with every object an item adds (pending or flushed), whatever the item's path.
-    return len(session.identity_map) + len(session.new)
-
-
 def _chunk_at_once(
     session: Session, actor: Principal, chunk: Sequence[tuple[int, dict[str, Any]]], known
 ) -> list[ItemResult] | None:
-    """The fast path: the whole chunk in one SAVEPOINT and one flush.
+    """The fast path: the whole chunk in one SAVEPOINT, one INSERT per table (core.bulk).
 
-    An item refused before it wrote anything (the usual case: a reference that does not
-    resolve) is reported and skipped. Anything else (a constraint, an item refused half-way)
-    rolls the chunk back and answers None, so that the caller redoes it item by item.
+    An item whose references do not resolve is reported and left out before anything is
+    written. When the database refuses the chunk (a constraint, a value it cannot store), the
+    chunk is rolled back and None answered, so that the caller redoes it item by item.
     """
+    if audit.locked_head(session) is None:
+        return None  # called inside a SAVEPOINT that did not lock the head: item by item
     results: list[ItemResult] = []
+    writer = bulk.Writer(session, actor, dict(known.sources), dict(known.sources_by_ref))
+    for index, data in chunk:
+        try:
+            violations.check_new(
+                session, data, known_parties=known.parties, known_sources=known.sources
+            )
+            vid = writer.add(data)
+        except DomainError as exc:
+            results.append(_failure(index, exc))
+        else:
+            results.append(ItemResult(index=index, status=201, id=vid))
     try:
-        with session.begin_nested(), session.no_autoflush:
-            for index, data in chunk:
-                before = _footprint(session)
-                try:
-                    violation = violations.create(
-                        session,
-                        actor,
-                        data,
-                        known_parties=known.parties,
-                        known_sources=known.sources,
-                        flush=False,
-                    )
-                except DomainError as exc:
-                    if _footprint(session) != before:
-                        raise _Redo from exc
-                    results.append(_failure(index, exc))
-                else:
-                    results.append(ItemResult(index=index, status=201, id=violation.id))
-    except (_Redo, IntegrityError, DataError):
+        with session.begin_nested():
+            writer.flush()
+    except (IntegrityError, DataError):
         return None
+    # Inline sources this chunk created can be cited by external_ref in later chunks.
+    known.sources.update(writer.sources)
+    known.sources_by_ref.update(writer.sources_by_ref)
     return results
 
 
@@ -190,12 +203,13 @@ def create_violations(
     *,
     chunk_size: int = CHUNK,
 ) -> list[ItemResult]:
-    """Record each (index, data) through violations.create; each item atomic on its own.
+    """Record each (index, data) as violations.create would; each item atomic on its own.
 
     An item that fails (a reference that does not resolve, a constraint) leaves nothing behind
     and is reported with its status and fields; the others stand. Items are written a chunk
-    at a time (one SAVEPOINT and one flush per chunk); a chunk in which something fails at the
-    database is rolled back and redone with a SAVEPOINT per item. Nothing is committed here.
+    at a time (one SAVEPOINT and one INSERT per table per chunk, core.bulk); a chunk in which
+    something fails at the database is rolled back and redone through violations.create with
+    a SAVEPOINT per item. Nothing is committed here.
     """
     if not items:
         return []

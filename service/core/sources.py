@@ -47,11 +47,11 @@ def create(session: Session, actor: Principal, data: dict[str, Any]) -> Source:
     source = Source(**data, created_by_org=actor.org)
     session.add(source)
     session.flush()
-    audit.record(session, actor, "create", "source", source.id, {"fields": _loggable(data)})
+    audit.record(session, actor, "create", "source", source.id, {"fields": loggable(data)})
     return source
 
 
-def _loggable(data: dict[str, Any]) -> dict[str, Any]:
+def loggable(data: dict[str, Any]) -> dict[str, Any]:
     # The audit log is readable through history: identities of witnesses stay out of it.
     return {
         k: ("[confidential]" if k in IDENTIFYING and data.get("confidential") else v)

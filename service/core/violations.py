@@ -73,7 +73,7 @@ def zone_membership(agreement: Agreement | None, lat: float | None, lon: float |
     return bool(zone.covers(Point(lon, lat)))
 
 
-def _flatten(data: dict[str, Any]) -> dict[str, Any]:
+def flatten(data: dict[str, Any]) -> dict[str, Any]:
     """Public shape -> column values, for the fields present in `data`."""
     out: dict[str, Any] = {}
     for field in (
@@ -173,20 +173,14 @@ def _set_status(session, actor, violation, new, reason, verdict):
     return change
 
 
-def create(
+def check_new(
     session: Session,
-    actor: Principal,
     data: dict[str, Any],
     *,
     known_parties: set[str] | None = None,
     known_sources: set[str] | None = None,
-    flush: bool = True,
-) -> Violation:
-    """Record a violation and its inline claims.
-
-    known_parties / known_sources: ids a batch has already found to exist (core.batch).
-    flush=False leaves a simple violation's rows pending, so a batch writes many in one flush.
-    """
+) -> None:
+    """Refuse (422, every field at once) a new violation whose references do not resolve."""
     errors = check_refs(session, data, data.get("agreement"), known_parties=known_parties)
     for i, claim in enumerate(data.get("claims") or []):
         errors.update(
@@ -205,8 +199,25 @@ def create(
             )
     if errors:
         raise ValidationFailed(errors)
+
+
+def create(
+    session: Session,
+    actor: Principal,
+    data: dict[str, Any],
+    *,
+    known_parties: set[str] | None = None,
+    known_sources: set[str] | None = None,
+    flush: bool = True,
+) -> Violation:
+    """Record a violation and its inline claims.
+
+    known_parties / known_sources: ids a batch has already found to exist (core.batch).
+    flush=False leaves a simple violation's rows pending, so a batch writes many in one flush.
+    """
+    check_new(session, data, known_parties=known_parties, known_sources=known_sources)
     agreement = session.get(Agreement, data["agreement"]) if data.get("agreement") else None
-    values = _flatten(data)
+    values = flatten(data)
     now = utcnow()
     # Id and times set here rather than by column defaults at INSERT: they are needed before the
     # row is flushed (by the audit entry and the first status change).
@@ -262,7 +273,7 @@ def update(session: Session, actor: Principal, violation: Violation, data: dict[
     errors = check_refs(session, check, agreement_id)
     if errors:
         raise ValidationFailed(errors)
-    values = _flatten(data)
+    values = flatten(data)
     merged_from = values.get("occurred_at", violation.occurred_at)
     merged_until = values.get("occurred_until", violation.occurred_until)
     if merged_until is not None and merged_from is not None and merged_until < merged_from:

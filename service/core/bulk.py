@@ -1,0 +1,334 @@
+"""New violations written with one INSERT per table: the fast path of batch and import.
+
+violations.create writes one violation through the ORM, an object and often a flush at a time;
+for a chunk of a batch that costs a round trip per row and unit-of-work bookkeeping that grows
+with the session. Here the rows of a whole chunk (violations, affected parties, status changes,
+claims, inline sources and their links, search documents, audit entries) are built as plain
+values and written with one executemany per table, then the audit head is moved once.
+
+The rows are the same as violations.create writes, field for field, and the audit entries hash
+the same way (tests/test_batch.py compares both paths). The caller has checked each item's
+references (violations.check_new) and holds the audit head lock (audit.lock_head); a failure
+at the database raises, and the caller rolls back the SAVEPOINT around the chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from ..auth import Principal
+from ..models import (
+    CASUALTY_COLUMNS,
+    AffectedParty,
+    Agreement,
+    AuditEntry,
+    Claim,
+    ClaimSource,
+    Source,
+    StatusChange,
+    Violation,
+    ViolationSearch,
+    new_uuid,
+    utcnow,
+)
+from . import audit, query, status
+from .sources import loggable
+from .violations import flatten, zone_membership
+
+
+@dataclass
+class SourceRef:
+    """What the status rules need of a cited source: its id and its publisher."""
+
+    id: str
+    publisher: str | None
+
+
+@dataclass
+class _Link:
+    source: SourceRef
+
+
+@dataclass
+class _Claim:
+    """A new claim as status.derive reads it (no withdrawn claims among new ones)."""
+
+    id: str
+    claimant_id: str
+    stance: str
+    sources: list[_Link]
+    withdrawn_at: datetime | None = None
+
+
+@dataclass
+class _Violation:
+    attributed_party_id: str | None
+
+
+@dataclass
+class Rows:
+    """The rows of one chunk, a list per table, in the order they are inserted."""
+
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    affected: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    status_changes: list[dict[str, Any]] = field(default_factory=list)
+    searches: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+
+# Every column a new row of each table sets; the rest take their column defaults (or NULL).
+_VIOLATION_COLUMNS = (
+    "title",
+    "description",
+    "category",
+    "occurred_at",
+    "occurred_until",
+    "date_precision",
+    "provisions",
+    "tags",
+    "external_ref",
+    "agreement_id",
+    "attributed_party_id",
+    "location_name",
+    "admin1",
+    "admin2",
+    "country",
+    "lat",
+    "lon",
+    "location_precision",
+    *CASUALTY_COLUMNS,
+)
+_VIOLATION_DEFAULTS = {"date_precision": "exact", "provisions": list, "tags": list}
+_SOURCE_COLUMNS = tuple(
+    c.key
+    for c in Source.__table__.columns
+    if c.key not in {"id", "created_by_org", "created_at", "updated_at", "version"}
+)
+_SOURCE_DEFAULTS = {"confidential": False, "editions": list}
+
+
+def _full(values: dict[str, Any], columns, defaults) -> dict[str, Any]:
+    """Values for every one of `columns` (so that all rows of a table share their keys)."""
+    out = {}
+    for column in columns:
+        if column in values:
+            out[column] = values[column]
+        else:
+            default = defaults.get(column)
+            out[column] = default() if callable(default) else default
+    return out
+
+
+class Writer:
+    """Builds the rows of a chunk of new violations, then writes them (flush)."""
+
+    def __init__(
+        self,
+        session: Session,
+        actor: Principal,
+        sources: dict[str, SourceRef],
+        sources_by_ref: dict[str, SourceRef],
+    ):
+        self.session = session
+        self.actor = actor
+        # Known sources by id and by external_ref; sources this writer creates join them, so a
+        # later item citing the same new external_ref links to the same source.
+        self.sources = sources
+        self.sources_by_ref = sources_by_ref
+        self.rows = Rows()
+
+    def add(self, data: dict[str, Any]) -> str:
+        """Rows for one new violation whose references were checked; answers its id.
+
+        An item that raises half-way leaves none of its rows behind in the chunk.
+        """
+        marks = {name: len(values) for name, values in vars(self.rows).items()}
+        sources, by_ref = dict(self.sources), dict(self.sources_by_ref)
+        try:
+            return self._add(data)
+        except BaseException:
+            for name, length in marks.items():
+                del getattr(self.rows, name)[length:]
+            self.sources, self.sources_by_ref = sources, by_ref
+            raise
+
+    def _add(self, data: dict[str, Any]) -> str:
+        actor = self.actor
+        rows = self.rows
+        now = utcnow()
+        vid = new_uuid()
+        values = flatten(data)
+        row = _full(values, _VIOLATION_COLUMNS, _VIOLATION_DEFAULTS)
+        agreement = (
+            self.session.get(Agreement, data["agreement"]) if data.get("agreement") else None
+        )
+        claims_data = data.get("claims") or []
+        row.update(
+            id=vid,
+            created_at=now,
+            updated_at=now,
+            reported_by=actor.org,
+            status="reported",
+            claim_count=len(claims_data),
+            in_agreement_zone=zone_membership(agreement, row["lat"], row["lon"]),
+            version=1,
+        )
+        rows.violations.append(row)
+        rows.affected.extend(
+            {"violation_id": vid, "party_id": pid, "position": i}
+            for i, pid in enumerate(data.get("affected_parties") or [])
+        )
+        summary = {k: v for k, v in data.items() if k != "claims"}
+        rows.audit.append(
+            audit.new_row(actor, "create", "violation", vid, {"fields": summary}, vid)
+        )
+        rows.status_changes.append(
+            {
+                "violation_id": vid,
+                "from_status": None,
+                "to_status": "reported",
+                "by_org": actor.org,
+                "reason": "recorded",
+                "at": now,
+                "verdict": None,
+            }
+        )
+        new_claims: list[_Claim] = []
+        texts: list[tuple[str, list]] = []
+        for seq, claim in enumerate(claims_data, start=1):
+            new_claims.append(self._claim(vid, seq, claim))
+            texts.append((claim["statement"], claim.get("translations", [])))
+        if claims_data:
+            row["updated_at"] = utcnow()
+            new, why = status.derive(_Violation(row["attributed_party_id"]), new_claims)
+            if new != "reported":
+                at = utcnow()
+                rows.status_changes.append(
+                    {
+                        "violation_id": vid,
+                        "from_status": "reported",
+                        "to_status": new,
+                        "by_org": actor.org,
+                        "reason": why,
+                        "at": at,
+                        "verdict": None,
+                    }
+                )
+                row["status"] = new
+                row["updated_at"] = at
+        rows.searches.append(
+            {
+                "violation_id": vid,
+                "document": query.search_document(
+                    row["title"], row["description"], query._claim_texts(texts)
+                ),
+            }
+        )
+        return vid
+
+    def _source(self, inline: dict[str, Any]) -> SourceRef:
+        ref = inline.get("external_ref")
+        if ref and ref in self.sources_by_ref:
+            return self.sources_by_ref[ref]
+        sid = new_uuid()
+        now = utcnow()
+        row = _full(inline, _SOURCE_COLUMNS, _SOURCE_DEFAULTS)
+        row.update(id=sid, created_by_org=self.actor.org, created_at=now, updated_at=now, version=1)
+        self.rows.sources.append(row)
+        self.rows.audit.append(
+            audit.new_row(self.actor, "create", "source", sid, {"fields": loggable(inline)})
+        )
+        found = SourceRef(id=sid, publisher=inline.get("publisher"))
+        self.sources[sid] = found
+        if ref:
+            self.sources_by_ref[ref] = found
+        return found
+
+    def _claim(self, vid: str, seq: int, data: dict[str, Any]) -> _Claim:
+        cid = new_uuid()
+        now = utcnow()
+        links: list[_Link] = []
+        cited: list[dict[str, Any]] = []
+        for position, item in enumerate(data.get("sources", [])):
+            if item.get("source") is not None:
+                src = self._source(item["source"])
+            else:
+                src = self.sources[item["source_id"]]
+            links.append(_Link(src))
+            link = {
+                "claim_id": cid,
+                "position": position,
+                "source_id": src.id,
+                "excerpt": item.get("excerpt"),
+                "locator": item.get("locator"),
+            }
+            self.rows.links.append(link)
+            cited.append({k: link[k] for k in ("source_id", "excerpt", "locator")})
+        row = {
+            "id": cid,
+            "seq": seq,
+            "violation_id": vid,
+            "claimant_id": data["claimant"],
+            "stance": data["stance"],
+            "responds_to_id": data.get("responds_to"),
+            "statement": data["statement"],
+            "language": data.get("language"),
+            "translations": data.get("translations", []),
+            "made_at": data.get("made_at"),
+            "asserts": data.get("asserts", {}),
+            "credibility": data.get("credibility"),
+            "created_by_org": self.actor.org,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        self.rows.claims.append(row)
+        summary = {
+            "claimant": row["claimant_id"],
+            "stance": row["stance"],
+            "responds_to": row["responds_to_id"],
+            "statement": row["statement"],
+            "language": row["language"],
+            "translations": row["translations"],
+            "made_at": row["made_at"],
+            "asserts": row["asserts"],
+            "credibility": row["credibility"],
+            "sources": cited,
+        }
+        self.rows.audit.append(audit.new_row(self.actor, "create", "claim", cid, summary, vid))
+        return _Claim(id=cid, claimant_id=row["claimant_id"], stance=row["stance"], sources=links)
+
+    def flush(self) -> None:
+        """Write the rows built so far: one INSERT per table, then one UPDATE of the audit head.
+
+        Raises what the database raises (the caller's SAVEPOINT then undoes all of it).
+        """
+        session = self.session
+        rows = self.rows
+        head = audit.locked_head(session)
+        if head is None:
+            raise RuntimeError("bulk writes need the audit head locked (audit.lock_head)")
+        seq, last_hash = audit.chain(head, rows.audit)
+        for table, values in (
+            (Violation.__table__, rows.violations),
+            (AffectedParty.__table__, rows.affected),
+            (Source.__table__, rows.sources),
+            (Claim.__table__, rows.claims),
+            (ClaimSource.__table__, rows.links),
+            (StatusChange.__table__, rows.status_changes),
+            (ViolationSearch.__table__, rows.searches),
+            (AuditEntry.__table__, rows.audit),
+        ):
+            if values:
+                session.execute(insert(table), values)
+        if rows.audit:
+            audit.advance(session, head, seq, last_hash)
+        self.rows = Rows()
