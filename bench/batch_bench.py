@@ -83,6 +83,40 @@ def setup(url: str, *, seeded: bool = False) -> tuple[str, list[str]]:
     return key, ids
 
 
+def backend_cpu(database: str | None) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving `database` (Linux /proc)."""
+    if not database:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            if not cmdline.startswith("postgres: ") or f" {database} " not in cmdline:
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds of this process, or of a process group's members (gunicorn) when pid is set."""
+    if pid is None:
+        return time.process_time()
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for other in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{other}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pid:  # the process group
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,6 +145,12 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=500, help="items per batch")
     ap.add_argument("--batches", type=int, default=10, help="timed batches")
     ap.add_argument("--http", action="store_true", help="through gunicorn on loopback")
+    ap.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        help="with --http: clients posting at once, and as many gunicorn workers (make bench: 2)",
+    )
     ap.add_argument("--profile", metavar="FILE", help="write a cProfile of the timed batches")
     ap.add_argument(
         "--claims", action="store_true", help="each item with one claim and one inline source"
@@ -151,7 +191,7 @@ def main() -> int:
             DATABASE_URL=url,
             RATE_LIMIT="0",
             BIND=f"127.0.0.1:{port}",
-            WEB_CONCURRENCY="1",
+            WEB_CONCURRENCY=str(args.clients),
             MAX_BODY_BYTES=str(16 * 1024 * 1024),
         )
         server = subprocess.Popen(
@@ -161,11 +201,16 @@ def main() -> int:
             start_new_session=True,
             stdout=subprocess.DEVNULL,
         )
+        import threading
+
+        local = threading.local()
         http = requests.Session()
         base = f"http://127.0.0.1:{port}"
 
         def post(body):
-            resp = http.post(base + "/v1/violations/batch", json=body, headers=headers)
+            if not hasattr(local, "http"):
+                local.http = requests.Session()
+            resp = local.http.post(base + "/v1/violations/batch", json=body, headers=headers)
             return resp.status_code, resp.json()
     else:
         from service import create_app
@@ -184,17 +229,27 @@ def main() -> int:
             wait_until_up(http, base, server)
         post(bodies[0])  # warm-up: imports, connection pool, prepared caches
         profiler = cProfile.Profile() if args.profile else None
+        database = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
+        group = server.pid if server is not None else None
+        cpu_db, cpu_py = backend_cpu(database), process_cpu(group)
         started = time.perf_counter()
         if profiler:
             profiler.enable()
         recorded = 0
-        for body in bodies[1:]:
-            status, answer = post(body)
+        if args.clients > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(args.clients) as pool:
+                answers = list(pool.map(post, bodies[1:]))
+        else:
+            answers = [post(body) for body in bodies[1:]]
+        for status, answer in answers:
             assert status == 200, answer
             recorded += sum(1 for r in answer["results"] if r["status"] == 201)
         if profiler:
             profiler.disable()
         elapsed = time.perf_counter() - started
+        cpu_db, cpu_py = backend_cpu(database) - cpu_db, process_cpu(group) - cpu_py
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -203,12 +258,21 @@ def main() -> int:
         profiler.dump_stats(args.profile)
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
     backend = url.split(":", 1)[0]
-    mode = "gunicorn" if args.http else "test client"
+    mode = (
+        f"gunicorn ({args.clients} workers, {args.clients} clients)" if args.http else "test client"
+    )
     assert recorded == args.batches * args.size, recorded
     kind = "with a claim and an inline source each" if args.claims else "without claims"
     print(
         f"{backend} via {mode}, {kind}: {recorded} violations in {args.batches} batches of {args.size} "
         f"in {elapsed:.2f}s = {recorded / elapsed:,.0f} violations/s"
+    )
+    # Throughput depends on what else the machine runs; CPU time per violation much less so.
+    where = "server processes" if server is not None else "this process (client and app)"
+    print(
+        f"  CPU per violation: Python {cpu_py / recorded * 1e6:,.0f} us ({where}), "
+        f"PostgreSQL backends {cpu_db / recorded * 1e6:,.0f} us"
+        + ("" if database else " (not measured on SQLite)")
     )
     return 0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -17,16 +16,15 @@ from ..models import AuditEntry, AuditHead, utcnow
 GENESIS_HASH = "0" * 64
 
 
+def _iso(value: Any) -> Any:
+    if hasattr(value, "isoformat"):  # datetime, date, time
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be recorded in the audit log")
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+    """The value as JSON would give it back: times as ISO 8601 text, tuples as lists."""
+    return json.loads(json.dumps(value, default=_iso, ensure_ascii=False))
 
 
 def entry_hash(entry: AuditEntry) -> str:

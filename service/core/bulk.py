@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, Table, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..auth import Principal
@@ -38,7 +39,7 @@ from ..models import (
 )
 from . import audit, query, status
 from .sources import loggable
-from .violations import flatten, zone_membership
+from .violations import flatten, prepared_zone, zone_membership
 
 
 @dataclass
@@ -144,6 +145,8 @@ class Writer:
         self.sources = sources
         self.sources_by_ref = sources_by_ref
         self.rows = Rows()
+        # Each agreement's zone, prepared once for all the points of the chunk.
+        self.zones: dict[str, Any] = {}
 
     def add(self, data: dict[str, Any]) -> str:
         """Rows for one new violation whose references were checked; answers its id.
@@ -170,6 +173,8 @@ class Writer:
         agreement = (
             self.session.get(Agreement, data["agreement"]) if data.get("agreement") else None
         )
+        if agreement is not None and agreement.id not in self.zones:
+            self.zones[agreement.id] = prepared_zone(agreement)
         claims_data = data.get("claims") or []
         row.update(
             id=vid,
@@ -178,7 +183,9 @@ class Writer:
             reported_by=actor.org,
             status="reported",
             claim_count=len(claims_data),
-            in_agreement_zone=zone_membership(agreement, row["lat"], row["lon"]),
+            in_agreement_zone=zone_membership(
+                agreement, row["lat"], row["lon"], zone=agreement and self.zones[agreement.id]
+            ),
             version=1,
         )
         rows.violations.append(row)
@@ -317,6 +324,8 @@ class Writer:
         if head is None:
             raise RuntimeError("bulk writes need the audit head locked (audit.lock_head)")
         seq, last_hash = audit.chain(head, rows.audit)
+        connection = session.connection()
+        write = _copy if connection.dialect.name == "postgresql" else _insert
         for table, values in (
             (Violation.__table__, rows.violations),
             (AffectedParty.__table__, rows.affected),
@@ -328,7 +337,48 @@ class Writer:
             (AuditEntry.__table__, rows.audit),
         ):
             if values:
-                session.execute(insert(table), values)
+                write(connection, table, values)
         if rows.audit:
             audit.advance(session, head, seq, last_hash)
         self.rows = Rows()
+
+
+def _insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    connection.execute(insert(table), rows)
+
+
+def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY ... FROM STDIN on the session's own connection and transaction.
+
+    Each value goes through its column type's bind processor first, exactly as an INSERT
+    through SQLAlchemy would send it (UTC times, JSON). A refusal by the database is raised
+    as the SQLAlchemy exception an INSERT's would be.
+    """
+    import psycopg
+
+    columns = list(rows[0])
+    dialect = connection.dialect
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+    pairs = list(zip(columns, processors, strict=True))
+    names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
+    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
+    raw = connection.connection.driver_connection
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        process(row[name]) if process is not None else row[name]
+                        for name, process in pairs
+                    ]
+                )
+    except psycopg.Error as exc:
+        # The same exception class SQLAlchemy raises for this error on an INSERT (a constraint:
+        # IntegrityError; a lost connection: OperationalError, which the API answers with 503).
+        raise DBAPIError.instance(
+            statement,
+            None,
+            exc,
+            psycopg.Error,
+            connection_invalidated=dialect.is_disconnect(exc, raw, None),
+        ) from exc
