@@ -383,3 +383,54 @@ def test_fixed_paths_beside_a_violation_id_allow_only_their_own_methods(reporter
     assert reporter.get("/v1/violations/batch").status_code == 405
     vid = violation(reporter)["id"]
     assert reporter.get(f"/v1/violations/{vid}").status_code == 200
+
+
+def test_the_answer_to_a_post_is_what_a_get_answers_after_it(reporter):
+    """POST /v1/violations answers from what it wrote, without reading it back: that answer,
+    its ETag included, must be exactly what GET answers afterwards."""
+    zone = agreement(reporter)
+    accused, accuser = party(reporter, kind="armed_force"), party(reporter, kind="state")
+    cited = source(reporter)
+    body = violation_body(
+        description="Shells fell on the market at dawn.",
+        agreement=zone["id"],
+        provisions=[zone["provisions"][0]["code"]],
+        attributed_party=accused,
+        affected_parties=[accuser],
+        casualties={"killed": {"low": 2, "best": 3}, "civilian": {"injured": {"best": 1}}},
+        tags=["market"],
+        claims=[
+            {
+                "claimant": accuser,
+                "stance": "alleges",
+                "statement": "Shells fell on the market.",
+                "translations": [{"language": "ar", "text": "سقطت القذائف على السوق"}],
+                "made_at": "2018-11-09T10:00:00Z",
+                "asserts": {"killed": 3},
+                "sources": [
+                    {"source_id": cited, "excerpt": "shells fell", "locator": "para. 2"},
+                    {
+                        "source": {
+                            "kind": "witness_testimony",
+                            "title": "Interview",
+                            "url": "https://example.org/interview",
+                            "confidential": True,
+                        },
+                        "locator": "interview 4",
+                    },
+                ],
+            },
+            {
+                "claimant": accused,
+                "stance": "denies",
+                "statement": "No shells were fired.",
+                "asserts": {"killed": 0},
+            },
+        ],
+    )
+    posted = reporter.post("/v1/violations", json=body)
+    assert posted.status_code == 201, posted.get_json()
+    got = reporter.get(f"/v1/violations/{posted.get_json()['id']}")
+    assert posted.get_json()["status"] == "disputed"
+    assert posted.get_json() == got.get_json()
+    assert posted.headers["ETag"] == got.headers["ETag"]

@@ -121,11 +121,7 @@ def record(
     The head row is locked until commit, so sequence numbers are handed out in commit order:
     a reader that saw seq N will never later see a new entry with a smaller number.
     """
-    head = _locked_head(session)
-    if head is None:
-        head = session.execute(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        ).scalar_one()
+    head = _locked_head(session) or head_for_update(session)
     entry = AuditEntry(
         seq=head.seq + 1,
         at=utcnow(),
@@ -143,6 +139,13 @@ def record(
     head.hash = entry.hash
     session.add(entry)
     return entry
+
+
+def head_for_update(session: Session) -> AuditHead:
+    """The chain head, locked until the end of the current transaction (or SAVEPOINT)."""
+    return session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
 
 
 _LOCKED_HEAD = "audit.locked_head"

@@ -1,15 +1,14 @@
-"""New violations written with one INSERT per table: the fast path of batch and import.
+"""New violations written with one INSERT (or COPY) per table: single posts, batch, import.
 
-violations.create writes one violation through the ORM, an object and often a flush at a time;
-for a chunk of a batch that costs a round trip per row and unit-of-work bookkeeping that grows
-with the session. Here the rows of a whole chunk (violations, affected parties, status changes,
-claims, inline sources and their links, search documents, audit entries) are built as plain
-values and written with one executemany per table, then the audit head is moved once.
+Through the ORM, a new violation cost an object and often a flush at a time: a round trip per
+row, and for a batch unit-of-work bookkeeping that grew with the session. Here the rows of one
+violation or of a whole chunk (violations, affected parties, status changes, claims, inline
+sources and their links, search documents, audit entries) are built as plain values and
+written with one statement per table, then the audit head is moved once.
 
-The rows are the same as violations.create writes, field for field, and the audit entries hash
-the same way (tests/test_batch.py compares both paths). The caller has checked each item's
-references (violations.check_new) and holds the audit head lock (audit.lock_head); a failure
-at the database raises, and the caller rolls back the SAVEPOINT around the chunk.
+The caller has checked each item's references (violations.check_new). The audit head is
+locked here unless the caller holds it already (audit.lock_head, once for a whole batch). A
+failure at the database raises, and the caller rolls back the SAVEPOINT around the chunk.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -37,9 +36,8 @@ from ..models import (
     new_uuid,
     utcnow,
 )
-from . import audit, query, status
+from . import audit, query, status, violations
 from .sources import loggable
-from .violations import flatten, prepared_zone, zone_membership
 
 
 @dataclass
@@ -84,6 +82,22 @@ class Rows:
     searches: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
 
+
+@dataclass
+class Made:
+    """A violation just written, with its claims and status history (see Writer.made)."""
+
+    violation: Violation
+    claims: list[Claim]
+    status_changes: list[StatusChange]
+
+    @property
+    def id(self) -> str:
+        return self.violation.id
+
+
+# Rows of one table from which PostgreSQL gets them by COPY rather than by INSERT.
+COPY_FROM = 32
 
 # Every column a new row of each table sets; the rest take their column defaults (or NULL).
 _VIOLATION_COLUMNS = (
@@ -135,15 +149,18 @@ class Writer:
         self,
         session: Session,
         actor: Principal,
-        sources: dict[str, SourceRef],
-        sources_by_ref: dict[str, SourceRef],
+        sources: dict[str, SourceRef] | None = None,
+        sources_by_ref: dict[str, SourceRef] | None = None,
     ):
+        """sources / sources_by_ref: what a batch resolved in advance (all cited ids, and every
+        inline external_ref that exists). Without them each is looked up when first needed."""
         self.session = session
         self.actor = actor
         # Known sources by id and by external_ref; sources this writer creates join them, so a
         # later item citing the same new external_ref links to the same source.
-        self.sources = sources
-        self.sources_by_ref = sources_by_ref
+        self.prefetched = sources is not None
+        self.sources = sources if sources is not None else {}
+        self.sources_by_ref = sources_by_ref if sources_by_ref is not None else {}
         self.rows = Rows()
         # Each agreement's zone, prepared once for all the points of the chunk.
         self.zones: dict[str, Any] = {}
@@ -156,25 +173,54 @@ class Writer:
         marks = {name: len(values) for name, values in vars(self.rows).items()}
         sources, by_ref = dict(self.sources), dict(self.sources_by_ref)
         try:
-            return self._add(data)
+            violation_id = self._add(data)
         except BaseException:
             for name, length in marks.items():
                 del getattr(self.rows, name)[length:]
             self.sources, self.sources_by_ref = sources, by_ref
             raise
+        self._last = marks
+        return violation_id
+
+    def made(self) -> Made:
+        """The last violation added, as objects to answer with (call it before flush).
+
+        Transient: built from the values being written, never added to the session, so that
+        the answer to a POST needs no reading back.
+        """
+        rows = {name: values[self._last[name] :] for name, values in vars(self.rows).items()}
+        [row] = rows["violations"]
+        violation = Violation(**row)
+        violation.affected = [AffectedParty(**a) for a in rows["affected"]]
+        new_sources = {r["id"]: Source(**r) for r in rows["sources"]}
+        claims = []
+        for claim_row in rows["claims"]:
+            claim = Claim(**claim_row)
+            claim.sources = [
+                ClaimSource(
+                    **link,
+                    source=new_sources.get(link["source_id"])
+                    or self.session.get(Source, link["source_id"]),
+                )
+                for link in rows["links"]
+                if link["claim_id"] == claim.id
+            ]
+            claims.append(claim)
+        changes = [StatusChange(**change) for change in rows["status_changes"]]
+        return Made(violation=violation, claims=claims, status_changes=changes)
 
     def _add(self, data: dict[str, Any]) -> str:
         actor = self.actor
         rows = self.rows
         now = utcnow()
         vid = new_uuid()
-        values = flatten(data)
+        values = violations.flatten(data)
         row = _full(values, _VIOLATION_COLUMNS, _VIOLATION_DEFAULTS)
         agreement = (
             self.session.get(Agreement, data["agreement"]) if data.get("agreement") else None
         )
         if agreement is not None and agreement.id not in self.zones:
-            self.zones[agreement.id] = prepared_zone(agreement)
+            self.zones[agreement.id] = violations.prepared_zone(agreement)
         claims_data = data.get("claims") or []
         row.update(
             id=vid,
@@ -183,7 +229,7 @@ class Writer:
             reported_by=actor.org,
             status="reported",
             claim_count=len(claims_data),
-            in_agreement_zone=zone_membership(
+            in_agreement_zone=violations.zone_membership(
                 agreement, row["lat"], row["lon"], zone=agreement and self.zones[agreement.id]
             ),
             version=1,
@@ -243,6 +289,8 @@ class Writer:
 
     def _source(self, inline: dict[str, Any]) -> SourceRef:
         ref = inline.get("external_ref")
+        if ref and ref not in self.sources_by_ref and not self.prefetched:
+            self._look_up(Source.external_ref, ref, self.sources_by_ref)
         if ref and ref in self.sources_by_ref:
             return self.sources_by_ref[ref]
         sid = new_uuid()
@@ -259,6 +307,13 @@ class Writer:
             self.sources_by_ref[ref] = found
         return found
 
+    def _look_up(self, column, value: str, into: dict[str, SourceRef]) -> None:
+        found = self.session.execute(
+            select(Source.id, Source.publisher).where(column == value)
+        ).first()
+        if found is not None:
+            into[value] = SourceRef(id=found.id, publisher=found.publisher)
+
     def _claim(self, vid: str, seq: int, data: dict[str, Any]) -> _Claim:
         cid = new_uuid()
         now = utcnow()
@@ -268,7 +323,10 @@ class Writer:
             if item.get("source") is not None:
                 src = self._source(item["source"])
             else:
-                src = self.sources[item["source_id"]]
+                sid = item["source_id"]
+                if sid not in self.sources:
+                    self._look_up(Source.id, sid, self.sources)
+                src = self.sources[sid]
             links.append(_Link(src))
             link = {
                 "claim_id": cid,
@@ -320,12 +378,10 @@ class Writer:
         """
         session = self.session
         rows = self.rows
-        head = audit.locked_head(session)
-        if head is None:
-            raise RuntimeError("bulk writes need the audit head locked (audit.lock_head)")
+        head = audit.locked_head(session) or audit.head_for_update(session)
         seq, last_hash = audit.chain(head, rows.audit)
         connection = session.connection()
-        write = _copy if connection.dialect.name == "postgresql" else _insert
+        copy = connection.dialect.name == "postgresql"
         for table, values in (
             (Violation.__table__, rows.violations),
             (AffectedParty.__table__, rows.affected),
@@ -337,6 +393,8 @@ class Writer:
             (AuditEntry.__table__, rows.audit),
         ):
             if values:
+                # COPY pays an extra round trip; it wins from a few dozen rows on.
+                write = _copy if copy and len(values) >= COPY_FROM else _insert
                 write(connection, table, values)
         if rows.audit:
             audit.advance(session, head, seq, last_hash)

@@ -18,10 +18,9 @@ from ..models import (
     AuditEntry,
     StatusChange,
     Violation,
-    new_uuid,
     utcnow,
 )
-from . import audit, claims, query, status
+from . import audit, bulk, claims, query, status
 from .common import ensure_can_edit
 from .parties import check_exist
 
@@ -220,60 +219,19 @@ def create(
     *,
     known_parties: set[str] | None = None,
     known_sources: set[str] | None = None,
-    flush: bool = True,
-) -> Violation:
-    """Record a violation and its inline claims.
+) -> bulk.Made:
+    """Record a violation and its inline claims (all or nothing: the caller's transaction).
 
     known_parties / known_sources: ids a batch has already found to exist (core.batch).
-    flush=False leaves a simple violation's rows pending, so a batch writes many in one flush.
+    The rows are written by core.bulk, one statement per table, as a batch writes them; the
+    answer holds what was written (the violation, its claims, its status history).
     """
     check_new(session, data, known_parties=known_parties, known_sources=known_sources)
-    agreement = session.get(Agreement, data["agreement"]) if data.get("agreement") else None
-    values = flatten(data)
-    now = utcnow()
-    # Id and times set here rather than by column defaults at INSERT: they are needed before the
-    # row is flushed (by the audit entry and the first status change).
-    violation = Violation(
-        **values,
-        id=new_uuid(),
-        created_at=now,
-        updated_at=now,
-        reported_by=actor.org,
-        status="reported",
-        claim_count=0,
-    )
-    violation.affected = [
-        AffectedParty(party_id=pid, position=i)
-        for i, pid in enumerate(data.get("affected_parties") or [])
-    ]
-    violation.in_agreement_zone = zone_membership(agreement, violation.lat, violation.lon)
-    session.add(violation)
-    if flush:
-        session.flush()
-    summary = {k: v for k, v in data.items() if k != "claims"}
-    audit.record(
-        session,
-        actor,
-        "create",
-        "violation",
-        violation.id,
-        {"fields": summary},
-        violation_id=violation.id,
-    )
-    session.add(
-        StatusChange(
-            violation_id=violation.id,
-            from_status=None,
-            to_status="reported",
-            by_org=actor.org,
-            reason="recorded",
-            at=violation.created_at,
-        )
-    )
-    added = [claims.add(session, actor, violation, c) for c in data.get("claims") or []]
-    refresh_status(session, actor, violation, added)
-    query.refresh_search_document(session, violation, new_claims=added)  # search (issue 4)
-    return violation
+    writer = bulk.Writer(session, actor)
+    writer.add(data)
+    made = writer.made()
+    writer.flush()
+    return made
 
 
 def update(session: Session, actor: Principal, violation: Violation, data: dict[str, Any]):

@@ -123,6 +123,14 @@ class Blueprint(flask_smorest.Blueprint):
         self._common = {429, 500, 503} if common_errors else {500}
         self._prepare_doc_cbks.append(self._prepare_common_errors)
 
+    def arguments(self, schema, *args, **kwargs):
+        """As flask-smorest's, with one schema instance made here for every request: given a
+        class, webargs would instantiate it per request, deep-copying every declared field
+        and building each nested schema again (a fifth of a create's CPU time)."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
+
     def _prepare_common_errors(self, doc, doc_info, *, api, spec, method, **kwargs):
         codes = set(self._common)
         role = doc_info.get("role")

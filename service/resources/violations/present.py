@@ -54,8 +54,14 @@ def summary_view(v: Violation) -> dict[str, Any]:
     }
 
 
-def violation_view(session, v: Violation, viewer: Principal | None) -> dict[str, Any]:
-    rows = claims_core.for_violation(session, v.id)
+def violation_view(
+    session, v: Violation, viewer: Principal | None, *, claims=None, status_changes=None
+) -> dict[str, Any]:
+    """claims / status_changes: given when the caller has them (a violation just created),
+    else read."""
+    rows = claims if claims is not None else claims_core.for_violation(session, v.id)
+    if status_changes is None:
+        status_changes = core.status_history(session, v.id)
     out = summary_view(v)
     out["status_history"] = [
         {
@@ -66,7 +72,7 @@ def violation_view(session, v: Violation, viewer: Principal | None) -> dict[str,
             "reason": c.reason,
             "verdict": c.verdict,
         }
-        for c in core.status_history(session, v.id)
+        for c in status_changes
     ]
     out["contested_facts"] = status.contested_facts(rows)
     out["claimed_casualties"] = status.claimed_casualties(rows)

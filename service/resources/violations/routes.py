@@ -76,8 +76,14 @@ class Violations(MethodView):
     @blp.response(201, ViolationSchema)
     def post(self, data):
         """Record a violation, optionally with its claims and their sources, all or nothing"""
-        violation = core.create(session(), principal(), data)
-        return violation_view(session(), violation, principal())
+        made = core.create(session(), principal(), data)
+        return violation_view(
+            session(),
+            made.violation,
+            principal(),
+            claims=made.claims,
+            status_changes=made.status_changes,
+        )
 
 
 @blp.route("/<violation_id:violation_id>")
