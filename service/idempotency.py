@@ -19,7 +19,7 @@ import re
 from datetime import timedelta
 
 from flask import Response, g, request
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -62,15 +62,40 @@ def _answer_from(row: IdempotencyKey, fingerprint: str) -> Response:
     return _replay(row)
 
 
-def _claim(session: Session, row: IdempotencyKey) -> None:
+def _claim(session: Session, row: IdempotencyKey, *, seen: bool) -> IdempotencyKey | None:
+    """Claim the key for this request; answers the stored row instead when it turns out that
+    another request has answered under the key meanwhile (then the caller replays it).
+
+    A key never seen is claimed by an INSERT, which conflicts with any other request's claim.
+    A key seen before (an expired answer) is taken over only under a row lock and after looking
+    again: without the lock, a request that had looked before another one committed its answer
+    would overwrite that answer and do the work a second time.
+    """
     postgres = session.get_bind().dialect.name == "postgresql"
     with session.begin_nested():
         if postgres:
             session.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": CLAIM_WAIT})
-        session.merge(row)
+        current = None
+        if seen:
+            current = session.execute(
+                select(IdempotencyKey)
+                .where(IdempotencyKey.org == row.org, IdempotencyKey.key == row.key)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).scalar_one_or_none()
+        if current is None:
+            session.add(row)
+        elif current.expires_at > row.created_at and current.state == "done":
+            return current
+        else:
+            for field in ("fingerprint", "state", "status", "body", "headers"):
+                setattr(current, field, getattr(row, field))
+            current.created_at = current.updated_at = row.created_at
+            current.expires_at = row.expires_at
         session.flush()
     if postgres:
         session.execute(text("SELECT set_config('lock_timeout', '0', true)"))
+    return None
 
 
 def begin(session: Session, principal: Principal | None) -> Response | None:
@@ -96,7 +121,7 @@ def begin(session: Session, principal: Principal | None) -> Response | None:
         expires_at=now + TTL,
     )
     try:
-        _claim(session, claim)
+        answered = _claim(session, claim, seen=row is not None)
     except IntegrityError:
         # Another request with this key committed while we looked: its answer is ours.
         session.rollback()
@@ -113,6 +138,8 @@ def begin(session: Session, principal: Principal | None) -> Response | None:
         raise Conflict(
             "A request with this Idempotency-Key is being processed; retry shortly.", retry_after=1
         ) from None
+    if answered is not None:
+        return _answer_from(answered, fingerprint)
     g.idempotency = (principal.org, key, fingerprint)
     return None
 
@@ -146,17 +173,25 @@ def failed(session: Session, response: Response | None) -> None:
         return
     org, key, fingerprint = claimed
     now = utcnow()
+    stored = {"fingerprint": fingerprint, "created_at": now, "expires_at": now + TTL}
+    stored.update(_stored(response))
     try:
-        session.merge(
-            IdempotencyKey(
-                org=org,
-                key=key,
-                fingerprint=fingerprint,
-                created_at=now,
-                expires_at=now + TTL,
-                **_stored(response),
-            )
-        )
+        # An INSERT, never an overwrite: another request may have answered under the key since
+        # this one's claim was rolled back, and that answer stands.
+        session.add(IdempotencyKey(org=org, key=key, **stored))
         session.commit()
     except Exception:  # another request took the key meanwhile, or the database is in trouble
+        session.rollback()
+    else:
+        return
+    try:
+        # The key's row may be an expired answer, which this one replaces.
+        table = IdempotencyKey.__table__
+        session.execute(
+            update(table)
+            .where(table.c.org == org, table.c.key == key, table.c.expires_at <= now)
+            .values(**stored)
+        )
+        session.commit()
+    except Exception:
         session.rollback()

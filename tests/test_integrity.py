@@ -156,6 +156,38 @@ def test_twenty_parallel_posts_with_one_key_make_one_record(app, reporter):
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
 
 
+def test_an_answer_committed_while_a_retry_looks_is_replayed_not_redone(
+    app, reporter, database_url, monkeypatch
+):
+    """The window between a retry's look at its key and its claim: should the first request
+    commit its answer right then, the retry must replay that answer, not overwrite it and
+    record the violation a second time."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite serializes writers (BEGIN IMMEDIATE): this window cannot open there")
+    from service import idempotency
+
+    title = unique("window")
+    body = violation_body(title=title)
+    headers = {"Idempotency-Key": unique("k"), "Authorization": f"Bearer {reporter.key}"}
+    real_claim = idempotency._claim
+    first: dict = {}
+
+    def claim_after_the_first_answered(session, row, **kw):
+        if not first:
+            # The first request runs to its commit while this one has looked and found nothing.
+            first["started"] = True
+            first["response"] = app.test_client().post("/v1/violations", json=body, headers=headers)
+        return real_claim(session, row, **kw)
+
+    monkeypatch.setattr(idempotency, "_claim", claim_after_the_first_answered)
+    retry = app.test_client().post("/v1/violations", json=body, headers=headers)
+    assert first["response"].status_code == 201
+    assert retry.status_code == 201
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    assert retry.get_json()["id"] == first["response"].get_json()["id"]
+    assert _count_titled(app, title) == 1
+
+
 @pytest.mark.parametrize("resource", ["violation", "party"])
 def test_two_patches_with_one_etag_one_wins(app, reporter, resource):
     path = (
