@@ -98,10 +98,14 @@ def chain(head: AuditHead, rows: list[dict[str, Any]]) -> tuple[int, str]:
     return seq, prev
 
 
-def advance(session: Session, head: AuditHead, seq: int, hash_: str) -> None:
-    """Move the locked head past entries written with Core INSERTs (one UPDATE)."""
-    table = AuditHead.__table__
-    session.execute(update(table).where(table.c.id == head.id).values(seq=seq, hash=hash_))
+def advance(
+    session: Session, head: AuditHead, seq: int, hash_: str, *, written: bool = False
+) -> None:
+    """Move the locked head past entries written with Core INSERTs (one UPDATE, unless the
+    caller has `written` it already, in the same round trip as the entries)."""
+    if not written:
+        table = AuditHead.__table__
+        session.execute(update(table).where(table.c.id == head.id).values(seq=seq, hash=hash_))
     # The row in the database moved; the loaded object follows without becoming dirty.
     set_committed_value(head, "seq", seq)
     set_committed_value(head, "hash", hash_)

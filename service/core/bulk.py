@@ -13,11 +13,12 @@ failure at the database raises, and the caller rolls back the SAVEPOINT around t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -27,8 +28,10 @@ from ..models import (
     AffectedParty,
     Agreement,
     AuditEntry,
+    AuditHead,
     Claim,
     ClaimSource,
+    Party,
     Source,
     StatusChange,
     Violation,
@@ -46,6 +49,88 @@ class SourceRef:
 
     id: str
     publisher: str | None
+
+
+@dataclass
+class KnownRefs:
+    """The referenced ids that exist, resolved once for a whole batch."""
+
+    parties: set[str]
+    # Cited sources by id, and inline sources that exist already by their external_ref.
+    sources: dict[str, SourceRef]
+    sources_by_ref: dict[str, SourceRef] = field(default_factory=dict)
+    # The session's identity map holds objects weakly: without this reference the prefetched
+    # agreements would be collected at once and every item would query its agreement again.
+    agreements: list[Agreement] = field(default_factory=list)
+
+
+def _chunks(ids: set[str]):
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        yield ordered[start : start + _IN_CHUNK]
+
+
+def _ids_in(session: Session, column, ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        found.update(session.execute(select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def _sources_by(session: Session, column, values: set[str]) -> dict[str, SourceRef]:
+    found: dict[str, SourceRef] = {}
+    for chunk in _chunks(values):
+        stmt = select(column, Source.id, Source.publisher).where(column.in_(chunk))
+        for key, sid, publisher in session.execute(stmt):
+            found[key] = SourceRef(id=sid, publisher=publisher)
+    return found
+
+
+def prefetch(session: Session, items: Iterable[dict[str, Any]]) -> KnownRefs:
+    """One query per kind of reference for the whole batch instead of several per item.
+
+    Agreements are loaded whole into the session's identity map, where `session.get` finds
+    them without a query; parties only need to be known to exist; sources, cited by id or
+    inline with an external_ref that may exist already, with the publisher the status needs.
+    """
+    party_ids: set[str] = set()
+    agreement_ids: set[str] = set()
+    source_ids: set[str] = set()
+    source_refs: set[str] = set()
+    for data in items:
+        if data.get("attributed_party"):
+            party_ids.add(data["attributed_party"])
+        party_ids.update(p for p in data.get("affected_parties") or [] if p)
+        if data.get("agreement"):
+            agreement_ids.add(data["agreement"])
+        for claim in data.get("claims") or []:
+            if claim.get("claimant"):
+                party_ids.add(claim["claimant"])
+            asserted = (claim.get("asserts") or {}).get("attributed_party")
+            if isinstance(asserted, str):
+                party_ids.add(asserted)
+            for link in claim.get("sources") or []:
+                if link.get("source_id"):
+                    source_ids.add(link["source_id"])
+                elif (link.get("source") or {}).get("external_ref"):
+                    source_refs.add(link["source"]["external_ref"])
+    agreements = (
+        list(
+            session.execute(
+                select(Agreement).where(Agreement.id.in_(sorted(agreement_ids)))
+            ).scalars()
+        )
+        if agreement_ids
+        else []
+    )
+    return KnownRefs(
+        agreements=agreements,
+        parties=_ids_in(session, Party.id, party_ids) if party_ids else set(),
+        sources=_sources_by(session, Source.id, source_ids) if source_ids else {},
+        sources_by_ref=_sources_by(session, Source.external_ref, source_refs)
+        if source_refs
+        else {},
+    )
 
 
 @dataclass
@@ -95,6 +180,9 @@ class Made:
     def id(self) -> str:
         return self.violation.id
 
+
+# Bound parameters per IN (...) query; SQLite allows 32,766 and PostgreSQL 65,535.
+_IN_CHUNK = 5000
 
 # Rows of one table from which PostgreSQL gets them by COPY rather than by INSERT.
 COPY_FROM = 32
@@ -372,8 +460,10 @@ class Writer:
         return _Claim(id=cid, claimant_id=row["claimant_id"], stance=row["stance"], sources=links)
 
     def flush(self) -> None:
-        """Write the rows built so far: one INSERT per table, then one UPDATE of the audit head.
+        """Write the rows built so far, one statement per table, and move the audit head.
 
+        On PostgreSQL, tables with many rows are sent by COPY and the others, with the head's
+        UPDATE, in one pipeline (one round trip); elsewhere by INSERT ... executemany.
         Raises what the database raises (the caller's SAVEPOINT then undoes all of it).
         """
         session = self.session
@@ -381,7 +471,8 @@ class Writer:
         head = audit.locked_head(session) or audit.head_for_update(session)
         seq, last_hash = audit.chain(head, rows.audit)
         connection = session.connection()
-        copy = connection.dialect.name == "postgresql"
+        postgres = connection.dialect.name == "postgresql"
+        pending: list[tuple[Table, list[dict[str, Any]]]] = []
         for table, values in (
             (Violation.__table__, rows.violations),
             (AffectedParty.__table__, rows.affected),
@@ -392,17 +483,101 @@ class Writer:
             (ViolationSearch.__table__, rows.searches),
             (AuditEntry.__table__, rows.audit),
         ):
-            if values:
-                # COPY pays an extra round trip; it wins from a few dozen rows on.
-                write = _copy if copy and len(values) >= COPY_FROM else _insert
-                write(connection, table, values)
-        if rows.audit:
+            if not values:
+                continue
+            if not postgres:
+                connection.execute(insert(table), values)
+            elif len(values) >= COPY_FROM:
+                # COPY pays an extra round trip and cannot join a pipeline; it wins from a few
+                # dozen rows on. What is pending goes first: the foreign keys need that order.
+                _pipeline(connection, pending)
+                pending = []
+                _copy(connection, table, values)
+            else:
+                pending.append((table, values))
+        if rows.audit and postgres:
+            head_row = {"head_id": head.id, "head_seq": seq, "head_hash": last_hash}
+            pending.append((AuditHead.__table__, [head_row]))
+            _pipeline(connection, pending)
+            audit.advance(session, head, seq, last_hash, written=True)
+        elif rows.audit:
             audit.advance(session, head, seq, last_hash)
+        elif pending:
+            _pipeline(connection, pending)
         self.rows = Rows()
 
 
-def _insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    connection.execute(insert(table), rows)
+def _raise_as_sqlalchemy(exc, statement: str, dialect, raw):
+    """The same exception class SQLAlchemy raises for this error on an INSERT (a constraint:
+    IntegrityError; a lost connection: OperationalError, which the API answers with 503)."""
+    import psycopg
+
+    raise DBAPIError.instance(
+        statement,
+        None,
+        exc,
+        psycopg.Error,
+        connection_invalidated=dialect.is_disconnect(exc, raw, None),
+    ) from exc
+
+
+def _processed(table: Table, columns: list[str], dialect):
+    """(column, bind processor or None) pairs: values are sent as SQLAlchemy would send them."""
+    return [
+        (name, table.c[name].type._cached_bind_processor(dialect) if name in table.c else None)
+        for name in columns
+    ]
+
+
+_STATEMENTS: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _statement(table: Table, columns: tuple[str, ...], dialect) -> str:
+    """INSERT (or, for the audit head, UPDATE) with named parameters, compiled once."""
+    key = (table.name, columns)
+    if key not in _STATEMENTS:
+        if table is AuditHead.__table__:
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("head_id"))
+                .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+            )
+        else:
+            stmt = insert(table)
+        compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+        if set(compiled.params) != set(columns) or compiled.escaped_bind_names:
+            raise RuntimeError(f"cannot send rows of {table.name} as named parameters")
+        _STATEMENTS[key] = compiled.string
+    return _STATEMENTS[key]
+
+
+def _pipeline(connection: Connection, work: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+    """PostgreSQL: each (table, rows) as one executemany, all in one pipeline (one sync)."""
+    if not work:
+        return
+    import psycopg
+
+    dialect = connection.dialect
+    raw = connection.connection.driver_connection
+    statement = ""
+    try:
+        with raw.pipeline(), raw.cursor() as cursor:
+            for table, rows in work:
+                columns = tuple(rows[0])
+                statement = _statement(table, columns, dialect)
+                pairs = _processed(table, list(columns), dialect)
+                cursor.executemany(
+                    statement,
+                    [
+                        {
+                            name: process(row[name]) if process else row[name]
+                            for name, process in pairs
+                        }
+                        for row in rows
+                    ],
+                )
+    except psycopg.Error as exc:
+        _raise_as_sqlalchemy(exc, statement, dialect, raw)
 
 
 def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -416,8 +591,7 @@ def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> N
 
     columns = list(rows[0])
     dialect = connection.dialect
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
-    pairs = list(zip(columns, processors, strict=True))
+    pairs = _processed(table, columns, dialect)
     names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
     statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
     raw = connection.connection.driver_connection
@@ -431,12 +605,4 @@ def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> N
                     ]
                 )
     except psycopg.Error as exc:
-        # The same exception class SQLAlchemy raises for this error on an INSERT (a constraint:
-        # IntegrityError; a lost connection: OperationalError, which the API answers with 503).
-        raise DBAPIError.instance(
-            statement,
-            None,
-            exc,
-            psycopg.Error,
-            connection_invalidated=dialect.is_disconnect(exc, raw, None),
-        ) from exc
+        _raise_as_sqlalchemy(exc, statement, dialect, raw)

@@ -213,21 +213,18 @@ def check_new(
 
 
 def create(
-    session: Session,
-    actor: Principal,
-    data: dict[str, Any],
-    *,
-    known_parties: set[str] | None = None,
-    known_sources: set[str] | None = None,
+    session: Session, actor: Principal, data: dict[str, Any], *, known: bulk.KnownRefs | None = None
 ) -> bulk.Made:
     """Record a violation and its inline claims (all or nothing: the caller's transaction).
 
-    known_parties / known_sources: ids a batch has already found to exist (core.batch).
-    The rows are written by core.bulk, one statement per table, as a batch writes them; the
-    answer holds what was written (the violation, its claims, its status history).
+    known: the references a batch has resolved for all its items (else resolved here, one
+    query per kind). The rows are written by core.bulk, one statement per table, as a batch
+    writes them; the answer holds what was written (the violation, its claims, its history).
     """
-    check_new(session, data, known_parties=known_parties, known_sources=known_sources)
-    writer = bulk.Writer(session, actor)
+    known = known or bulk.prefetch(session, [data])
+    check_new(session, data, known_parties=known.parties, known_sources=known.sources)
+    # Copies: what this item adds is known to others only once it is written.
+    writer = bulk.Writer(session, actor, dict(known.sources), dict(known.sources_by_ref))
     writer.add(data)
     made = writer.made()
     writer.flush()
