@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from ..auth import Principal
 from ..models import AuditEntry, AuditHead, utcnow
@@ -83,7 +85,30 @@ def new_row(
     }
 
 
-def chain(head: AuditHead, rows: list[dict[str, Any]]) -> tuple[int, str]:
+@dataclass
+class Head:
+    """The chain head's values, read under its row lock (see head_values)."""
+
+    id: int
+    seq: int
+    hash: str
+
+
+def head_values(session: Session) -> Head:
+    """The head locked for this transaction by lock_head, else locked here (FOR UPDATE) and
+    read as plain values: cheaper than loading the mapped object, for writers that move the
+    head themselves (advance)."""
+    held = _locked_head(session)
+    if held is not None:
+        return Head(held.id, held.seq, held.hash)
+    table = AuditHead.__table__
+    row = session.execute(
+        select(table.c.id, table.c.seq, table.c.hash).where(table.c.id == 1).with_for_update()
+    ).one()
+    return Head(row.id, row.seq, row.hash)
+
+
+def chain(head: Head, rows: list[dict[str, Any]]) -> tuple[int, str]:
     """Number and hash `rows` in order after the locked head; answers the new (seq, hash).
 
     The head itself is left as it is: the caller writes the rows and then moves the head
@@ -98,17 +123,18 @@ def chain(head: AuditHead, rows: list[dict[str, Any]]) -> tuple[int, str]:
     return seq, prev
 
 
-def advance(
-    session: Session, head: AuditHead, seq: int, hash_: str, *, written: bool = False
-) -> None:
+def advance(session: Session, head: Head, seq: int, hash_: str, *, written: bool = False) -> None:
     """Move the locked head past entries written with Core INSERTs (one UPDATE, unless the
     caller has `written` it already, in the same round trip as the entries)."""
     if not written:
         table = AuditHead.__table__
         session.execute(update(table).where(table.c.id == head.id).values(seq=seq, hash=hash_))
-    # The row in the database moved; the loaded object follows without becoming dirty.
-    set_committed_value(head, "seq", seq)
-    set_committed_value(head, "hash", hash_)
+    # A loaded head object follows the row without becoming dirty, for record() later in the
+    # same transaction.
+    loaded = session.identity_map.get(identity_key(AuditHead, head.id))
+    if loaded is not None:
+        set_committed_value(loaded, "seq", seq)
+        set_committed_value(loaded, "hash", hash_)
 
 
 def record(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
@@ -168,13 +169,22 @@ class Rows:
     audit: list[dict[str, Any]] = field(default_factory=list)
 
 
+class Record(SimpleNamespace):
+    """A row just written, read like the mapped object it stands for (attributes)."""
+
+
+# Columns a new row leaves unset (NULL), which the views read.
+_VIOLATION_UNSET = {"verdict": None}
+_CLAIM_UNSET = {"withdrawn_at": None, "withdrawn_reason": None, "withdrawn_by": None}
+
+
 @dataclass
 class Made:
     """A violation just written, with its claims and status history (see Writer.made)."""
 
-    violation: Violation
-    claims: list[Claim]
-    status_changes: list[StatusChange]
+    violation: Record
+    claims: list[Record]
+    status_changes: list[Record]
 
     @property
     def id(self) -> str:
@@ -271,21 +281,22 @@ class Writer:
         return violation_id
 
     def made(self) -> Made:
-        """The last violation added, as objects to answer with (call it before flush).
+        """The last violation added, as records to answer with (call it before flush).
 
-        Transient: built from the values being written, never added to the session, so that
-        the answer to a POST needs no reading back.
+        Built from the values being written, so that the answer to a POST needs no reading
+        back: plain records with the attributes of the mapped classes (the views read only
+        attributes), cheaper to make than transient ORM objects.
         """
         rows = {name: values[self._last[name] :] for name, values in vars(self.rows).items()}
         [row] = rows["violations"]
-        violation = Violation(**row)
-        violation.affected = [AffectedParty(**a) for a in rows["affected"]]
-        new_sources = {r["id"]: Source(**r) for r in rows["sources"]}
+        violation = Record(**{**_VIOLATION_UNSET, **row})
+        violation.affected = [Record(**a) for a in rows["affected"]]
+        new_sources = {r["id"]: Record(**r) for r in rows["sources"]}
         claims = []
         for claim_row in rows["claims"]:
-            claim = Claim(**claim_row)
+            claim = Record(**{**_CLAIM_UNSET, **claim_row})
             claim.sources = [
-                ClaimSource(
+                Record(
                     **link,
                     source=new_sources.get(link["source_id"])
                     or self.session.get(Source, link["source_id"]),
@@ -294,7 +305,7 @@ class Writer:
                 if link["claim_id"] == claim.id
             ]
             claims.append(claim)
-        changes = [StatusChange(**change) for change in rows["status_changes"]]
+        changes = [Record(**change) for change in rows["status_changes"]]
         return Made(violation=violation, claims=claims, status_changes=changes)
 
     def _add(self, data: dict[str, Any]) -> str:
@@ -468,7 +479,7 @@ class Writer:
         """
         session = self.session
         rows = self.rows
-        head = audit.locked_head(session) or audit.head_for_update(session)
+        head = audit.head_values(session)
         seq, last_hash = audit.chain(head, rows.audit)
         connection = session.connection()
         postgres = connection.dialect.name == "postgresql"
