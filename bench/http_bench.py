@@ -360,7 +360,11 @@ def export_csv(base: str, auth: dict[str, str]) -> dict[str, Any]:
 PHASES = [
     ("before the view: key lookup (auth.authenticate)", "service/auth.py", {"authenticate"}),
     ("arguments: query string or body (webargs Parser.parse)", "webargs/core.py", {"Parser.parse"}),
-    ("the list query: execute + ORM objects (list_page)", "service/core/query.py", {"list_page"}),
+    (
+        "the list query: execute + rows (list_page_json on PostgreSQL, list_page)",
+        "service/core/query.py",
+        {"list_page", "list_page_json"},
+    ),
     (
         "  of which selectin load of affected parties",
         "sqlalchemy/orm/strategies.py",
@@ -385,9 +389,9 @@ PHASES = [
         {"BaseCursor._send_query_prepared", "BaseCursor._execute_send", "Connection.wait"},
     ),
     (
-        "item dicts (present.summary_view)",
+        "item dicts (present.list_items; summary_view for one violation)",
         "service/resources/violations/present.py",
-        {"summary_view"},
+        {"list_items", "summary_view"},
     ),
     ("response dump (marshmallow Schema.dump)", "marshmallow/schema.py", {"Schema.dump"}),
     (
@@ -399,6 +403,11 @@ PHASES = [
         "response JSON encoding (flask jsonify)",
         "flask/json/provider.py",
         {"DefaultJSONProvider.response"},
+    ),
+    (
+        "response: JSON encoding + ETag of the body (common.Blueprint.json_response)",
+        "service/resources/common.py",
+        {"Blueprint.json_response"},
     ),
     (
         "after the view: commit, idempotency, log, metrics (_finish)",
@@ -685,7 +694,7 @@ def sql_timings(ds: loader.Dataset, repeat: int = 5) -> dict[str, dict[str, Any]
             with Session(engine) as session:
                 if kind == "list":
                     filters["attributed_party"] = ds.party
-                    query.list_page(session, filters, None, 51)
+                    query.list_page_json(session, filters, None, 51)
                 else:
                     query.stats(session, filters, ["attributed_party"])
             statements = list(captured)

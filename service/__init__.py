@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import uuid
@@ -24,6 +25,9 @@ log = logging.getLogger("service.request")
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config.ROOT / "instance"))
     app.config.update(config.from_env())
+    # Seconds a key found valid is trusted per process before it is looked up again, which
+    # bounds how long a revoked key keeps working elsewhere (auth.KeyCache); 0 turns it off.
+    app.config["AUTH_CACHE_SECONDS"] = float(os.environ.get("AUTH_CACHE_SECONDS") or 5)
     app.config.update(
         API_TITLE="Ceasefire Ledger",
         API_VERSION=API_VERSION,
@@ -152,7 +156,8 @@ def _register_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         session = getattr(g, "db", None)
-        if session is not None:
+        # A read-only request whose statements committed themselves has nothing to end.
+        if session is not None and not db.self_committed(session):
             if response.status_code < 400 and not response.is_streamed:
                 try:
                     idempotency.complete(session, response)

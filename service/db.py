@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 # that two writers serialise at the start instead of one failing when it upgrades its read lock.
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
 
+# session.info flag: the session's statements commit themselves (autocommit_reads).
+AUTOCOMMIT = "ledger.autocommit"
+
 _engine: Engine | None = None
 _factory: sessionmaker[Session] | None = None
 
@@ -35,7 +38,7 @@ def make_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         pool_size=5,
@@ -44,6 +47,17 @@ def make_engine(url: str) -> Engine:
         connect_args={"connect_timeout": 5},
         hide_parameters=True,
     )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Float texts that read back exactly, as Python's repr: the server's default since
+        # PostgreSQL 12, made sure of, since the list items' JSON relies on it (core.query).
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        dbapi_conn.execute("SET extra_float_digits = 1")
+        dbapi_conn.autocommit = autocommit
+
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -89,6 +103,32 @@ def get_engine() -> Engine:
 
 def new_session() -> Session:
     return _bound()[1]()
+
+
+def autocommit_reads(session: Session) -> None:
+    """Run a read-only request's statement without BEGIN and COMMIT (PostgreSQL only).
+
+    For a request that reads with a single statement, a transaction around it changes
+    nothing (the statement sees one snapshot either way, at any isolation level) and costs
+    two round trips. Call it before the request's first statement; a session that has begun
+    a transaction already (the key look-up did, on a key-cache miss) keeps it. SQLAlchemy
+    restores the connection's isolation level when it goes back to the pool. Never for a
+    request that writes, nor one that streams from a server-side cursor (which needs a
+    transaction).
+    """
+    if session.in_transaction():
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info[AUTOCOMMIT] = True
+
+
+def self_committed(session: Session) -> bool:
+    """True for a session of autocommit_reads with nothing left to write (nor to lose)."""
+    return bool(session.info.get(AUTOCOMMIT)) and not (
+        session.new or session.dirty or session.deleted
+    )
 
 
 def dispose_engine() -> None:

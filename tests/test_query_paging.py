@@ -131,8 +131,9 @@ def test_a_page_costs_the_same_queries_whatever_its_size(reporter):
         assert len(items) == limit
         assert all(item["affected_parties"] == [affected] for item in items)
         counts.append(len(statements))
-    # Key look-up, the page, the affected parties of the whole page (selectin).
-    assert counts[0] == counts[1] <= 4, counts
+    # The page with the affected parties of all its rows, one statement (the key comes from
+    # the key cache; SQLite's BEGIN is counted too).
+    assert counts[0] == counts[1] <= 2, counts
 
 
 def _etag_roundtrip(caller, path, params=None):

@@ -12,7 +12,9 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    TypeDecorator,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -23,9 +25,12 @@ from sqlalchemy import (
     select,
     table,
     tuple_,
+    type_coerce,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from ..models import (
     OCCURRED_END,
@@ -188,26 +193,335 @@ def _dialect(session: Session) -> str:
 # --- list and export ------------------------------------------------------------------------
 
 
+# What a list item shows, in this order (present.list_items unpacks the rows by position).
+LIST_COLUMNS: tuple[str, ...] = (
+    "id",
+    "title",
+    "description",
+    "category",
+    "occurred_at",
+    "occurred_until",
+    "date_precision",
+    "location_name",
+    "admin1",
+    "admin2",
+    "country",
+    "lat",
+    "lon",
+    "location_precision",
+    "agreement_id",
+    "provisions",
+    "attributed_party_id",
+    "killed_low",
+    "killed_best",
+    "killed_high",
+    "injured_low",
+    "injured_best",
+    "injured_high",
+    "civilian_killed_low",
+    "civilian_killed_best",
+    "civilian_killed_high",
+    "civilian_injured_low",
+    "civilian_injured_best",
+    "civilian_injured_high",
+    "tags",
+    "status",
+    "in_agreement_zone",
+    "claim_count",
+    "reported_by",
+    "created_at",
+    "updated_at",
+    "version",
+    "affected_ids",  # the affected parties in order (a list), from _affected_ids
+)
+
+
+class _PositionedIds(TypeDecorator):
+    """SQLite's JSON array of [position, party_id] pairs as the party ids in position order
+    (SQLite before 3.44 cannot order inside an aggregate)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        if not value:
+            return []
+        return [pid for _pos, pid in sorted(json.loads(value))]
+
+
+def _affected_ids(dialect: str) -> ColumnElement:
+    """The violation's affected parties, in order, as a list: a correlated subquery in the page's
+    own statement (the primary key index answers it), so the page costs one round trip."""
+    if dialect == "postgresql":
+        agg = func.array_agg(aggregate_order_by(AffectedParty.party_id, AffectedParty.position))
+        return (
+            select(type_coerce(agg, ARRAY(Text)))
+            .where(AffectedParty.violation_id == Violation.id)
+            .scalar_subquery()
+        )
+    pairs = func.json_group_array(func.json_array(AffectedParty.position, AffectedParty.party_id))
+    return type_coerce(
+        select(pairs).where(AffectedParty.violation_id == Violation.id).scalar_subquery(),
+        _PositionedIds(),
+    )
+
+
 def list_statement(
-    dialect: str, filters: dict[str, Any], after: tuple[datetime, str] | None, limit: int
+    dialect: str, filters: dict[str, Any], after: tuple[Any, Any] | None, limit: Any
 ) -> Select:
-    """One page in keyset order: the rows strictly after `after` = (created_at, id).
+    """One page in keyset order: the rows strictly after `after` = (created_at, id), as Core
+    rows of LIST_COLUMNS.
 
     The key never changes once a row exists, so rows inserted while a client pages (they sort
     at the end) cannot shift a page: no row is skipped or repeated, unlike OFFSET.
     """
-    stmt = select(Violation).where(*conditions(filters, dialect))
+    columns = [_VIOLATIONS.c[name] for name in LIST_COLUMNS[:-1]]
+    stmt = select(*columns, _affected_ids(dialect).label("affected_ids")).where(
+        *conditions(filters, dialect)
+    )
     if after is not None:
-        # A plain tuple, so that each value is bound with its column's type (UTCDateTime).
-        stmt = stmt.where(tuple_(*KEYSET) > tuple(after))
+        # A plain tuple of values, so that each is bound with its column's type (UTCDateTime);
+        # bind parameters (a template's) come typed and as a tuple_.
+        bound = isinstance(after[0], BindParameter)
+        stmt = stmt.where(tuple_(*KEYSET) > (tuple_(*after) if bound else tuple(after)))
     return stmt.order_by(*KEYSET).limit(limit)
+
+
+# Filters whose values can be bound into a statement built once per combination of filters.
+# `q` is not among them: its words become part of the SQL (a tsquery or an FTS5 query).
+_BINDABLE = frozenset(
+    (
+        "occurred_from",
+        "occurred_to",
+        *_EQUAL,
+        "affected_party",
+        "claimant",
+        "bbox",
+        "in_agreement_zone",
+        "updated_since",
+    )
+)
+# (dialect, filter names, zone unknown?, after?, wrap) -> Select with bind parameters.
+_LIST_TEMPLATES: dict[tuple, Select] = {}
+
+
+def _list_template(
+    dialect: str, filters: dict[str, Any], after: tuple[datetime, str] | None, wrap=None
+) -> tuple[Select, dict[str, Any]] | None:
+    """The page's statement, built once per combination of filters with its values as bind
+    parameters, and this request's values; None when the filters cannot share one.
+
+    Building the statement and its cache key was a tenth of a list request's CPU; a reused
+    statement keeps its cache key, so SQLAlchemy finds its compiled form at once.
+    """
+    present = {k: v for k, v in filters.items() if v is not None or k == "in_agreement_zone"}
+    if not present.keys() <= _BINDABLE:
+        return None
+    names = tuple(sorted(present))
+    zone_unknown = "in_agreement_zone" in present and present["in_agreement_zone"] is None
+    key = (dialect, names, zone_unknown, after is not None, wrap)
+    values: dict[str, Any] = {}
+    for name in names:
+        if name == "bbox":
+            values.update({f"bbox_{i}": v for i, v in enumerate(present["bbox"])})
+        elif not (name == "in_agreement_zone" and zone_unknown):
+            values[f"f_{name}"] = present[name]
+    if after is not None:
+        values["after_t"], values["after_id"] = after
+    stmt = _LIST_TEMPLATES.get(key)
+    if stmt is None:
+        placeholders: dict[str, Any] = {}
+        for name in names:
+            if name == "bbox":
+                placeholders[name] = tuple(bindparam(f"bbox_{i}") for i in range(4))
+            elif name == "in_agreement_zone" and zone_unknown:
+                placeholders[name] = None
+            else:
+                placeholders[name] = bindparam(f"f_{name}")
+        bound_after = None
+        if after is not None:
+            bound_after = tuple(
+                bindparam(name, type_=col.type)
+                for name, col in zip(("after_t", "after_id"), KEYSET, strict=True)
+            )
+        stmt = list_statement(dialect, placeholders, bound_after, bindparam("limit", type_=Integer))
+        if wrap is not None:
+            stmt = wrap(stmt)
+        if len(_LIST_TEMPLATES) >= 512:  # combinations in use are few; never grow unbounded
+            _LIST_TEMPLATES.clear()
+        _LIST_TEMPLATES[key] = stmt
+    return stmt, values
 
 
 def list_page(
     session: Session, filters: dict[str, Any], after: tuple[datetime, str] | None, limit: int
-) -> list[Violation]:
-    """One query for the page, plus one (selectin) for the affected parties of all its rows."""
-    return list(session.execute(list_statement(_dialect(session), filters, after, limit)).scalars())
+) -> list[Row]:
+    """One page as Core rows of LIST_COLUMNS (affected_ids a list), in one statement.
+
+    No ORM objects: a page of 500 would otherwise cost more in identity-map bookkeeping and
+    attribute instrumentation than the database takes to find it.
+    """
+    dialect = _dialect(session)
+    template = _list_template(dialect, filters, after)
+    if template is None:
+        stmt, params = list_statement(dialect, filters, after, limit), None
+    else:
+        stmt, params = template
+        params["limit"] = limit
+    return session.connection().execute(stmt, params).all()
+
+
+# --- list items written by PostgreSQL -----------------------------------------------------
+#
+# On PostgreSQL the database writes each list item's JSON text itself, byte for byte what
+# present.list_items and Flask's encoder write (compact, keys in the schema's order, Python's
+# escapes and number texts): parsing forty columns a row into Python objects, building the
+# dicts and encoding them again was most of a list request's CPU. tests/test_list_items.py
+# holds the two writers to the same bytes. Every name below is a column of ours: no input
+# reaches this SQL text.
+
+
+def _sql_json(col: str) -> str:
+    # to_json escapes as json.dumps(ensure_ascii=False) does: \" \\ \b \f \n \r \t, other
+    # control characters as \u00xx (lower case), everything else as it is.
+    return f"coalesce(to_json(v.{col})::text, 'null')"
+
+
+def _sql_iso_text(col: str) -> str:
+    """datetime.isoformat() of the time in UTC (microseconds only when not 0)."""
+    utc = f"to_char(timezone('UTC', v.{col}), 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+    return f"replace({utc}, '.000000', '') || '+00:00'"
+
+
+def _sql_iso(col: str) -> str:
+    return f"""coalesce('"' || {_sql_iso_text(col)} || '"', 'null')"""
+
+
+def _sql_float(col: str) -> str:
+    # float8's text (extra_float_digits 1, see db.py) is Python's repr below 1e15: both are the
+    # shortest text that reads back the same, with the same exponent rules, but repr keeps
+    # ".0" on a whole number. Coordinates are within +-180; beyond 1e15, NULL: Python writes it.
+    c = f"v.{col}"
+    return (
+        f"CASE WHEN {c} IS NULL THEN 'null' WHEN abs({c}) >= 1e15 THEN NULL "
+        f"WHEN {c} = trunc({c}) THEN {c}::text || '.0' ELSE {c}::text END"
+    )
+
+
+def _sql_figure(prefix: str) -> str:
+    """{low, best, high} with the absent ones left out; NULL when all are."""
+    low, best, high = (f"v.{prefix}_{f}" for f in ("low", "best", "high"))
+    return (
+        f"CASE WHEN {low} IS NULL AND {best} IS NULL AND {high} IS NULL THEN NULL ELSE "
+        f"""'{{' || concat_ws(',', '"low":' || {low}, '"best":' || {best}, """
+        f"""'"high":' || {high}) || '}}' END"""
+    )
+
+
+def _sql_texts(col: str) -> str:
+    """A JSON list of strings, written compactly (json.dumps stored it with spaces, and
+    non-ASCII escaped). NULL for anything else, and for \\u0000, which PostgreSQL cannot
+    turn into text: Python writes those."""
+    c = f"v.{col}"
+    # Our column names only: no input reaches this text.
+    strings = (
+        "(SELECT CASE WHEN bool_and(json_typeof(e) = 'string') IS NOT FALSE THEN "  # noqa: S608
+        "coalesce(array_to_json(array_agg(e #>> '{}' ORDER BY n))::text, '[]') END "
+        f"FROM json_array_elements({c}) WITH ORDINALITY AS x(e, n))"
+    )
+    return (
+        f"CASE json_typeof({c}) WHEN 'null' THEN '[]' WHEN 'array' THEN "
+        f"CASE WHEN strpos({c}::text, '\\u0000') = 0 THEN {strings} END END"
+    )
+
+
+def _sql_item() -> str:
+    killed, injured = _sql_figure("killed"), _sql_figure("injured")
+    civ_killed, civ_injured = _sql_figure("civilian_killed"), _sql_figure("civilian_injured")
+    place = ("location_name", "admin1", "admin2", "country", "lat", "lon", "location_precision")
+    location = (
+        f"CASE WHEN {' AND '.join(f'v.{c} IS NULL' for c in place)} THEN 'null' ELSE "
+        f"""'{{"name":' || {_sql_json("location_name")} || ',"admin1":' || {_sql_json("admin1")}"""
+        f""" || ',"admin2":' || {_sql_json("admin2")} || ',"country":' || {_sql_json("country")}"""
+        f""" || ',"lat":' || {_sql_float("lat")} || ',"lon":' || {_sql_float("lon")}"""
+        f""" || ',"precision":' || {_sql_json("location_precision")} || '}}' END"""
+    )
+    civilian = (
+        f"CASE WHEN ({civ_killed}) IS NULL AND ({civ_injured}) IS NULL THEN NULL ELSE "
+        f"""'{{' || concat_ws(',', '"killed":' || ({civ_killed}), """
+        f"""'"injured":' || ({civ_injured})) || '}}' END"""
+    )
+    casualties = (
+        f"""'{{' || concat_ws(',', '"killed":' || ({killed}), '"injured":' || ({injured}), """
+        f"""'"civilian":' || ({civilian})) || '}}'"""
+    )
+    affected = (
+        "coalesce((SELECT array_to_json(array_agg(a.party_id ORDER BY a.position)) "
+        "FROM violation_affected_parties AS a WHERE a.violation_id = v.id)::text, '[]')"
+    )
+    zone = (
+        "CASE WHEN v.in_agreement_zone IS NULL THEN 'null' "
+        "WHEN v.in_agreement_zone THEN 'true' ELSE 'false' END"
+    )
+    fields = [
+        ("title", _sql_json("title")),
+        ("description", _sql_json("description")),
+        ("category", _sql_json("category")),
+        ("occurred_at", _sql_iso("occurred_at")),
+        ("occurred_until", _sql_iso("occurred_until")),
+        ("date_precision", _sql_json("date_precision")),
+        ("location", location),
+        ("agreement", _sql_json("agreement_id")),
+        ("provisions", _sql_texts("provisions")),
+        ("attributed_party", _sql_json("attributed_party_id")),
+        ("affected_parties", affected),
+        ("casualties", casualties),
+        ("tags", _sql_texts("tags")),
+        ("id", _sql_json("id")),
+        ("status", _sql_json("status")),
+        ("in_agreement_zone", zone),
+        ("claim_count", "coalesce(v.claim_count::text, 'null')"),
+        ("reported_by", _sql_json("reported_by")),
+        ("created_at", _sql_iso("created_at")),
+        ("updated_at", _sql_iso("updated_at")),
+        ("version", "coalesce(v.version::text, 'null')"),
+    ]
+    parts = [
+        f"""'{"{" if i == 0 else ","}"{name}":' || ({sql})"""
+        for i, (name, sql) in enumerate(fields)
+    ]
+    return " || ".join(parts) + " || '}'"
+
+
+_PG_ITEM = _sql_item()
+
+
+def _pg_items_statement(page: Select) -> Select:
+    """The page's rows (created: created_at's isoformat(), id, item: the JSON text), the JSON
+    written only for the page's own rows, after the sort and the limit."""
+    v = page.subquery("v")
+    return select(
+        literal_column(_sql_iso_text("created_at"), Text).label("created"),
+        v.c.id,
+        literal_column(_PG_ITEM, Text).label("item"),
+    ).order_by(v.c.created_at, v.c.id)
+
+
+def list_page_json(
+    session: Session, filters: dict[str, Any], after: tuple[datetime, str] | None, limit: int
+) -> list[Row] | None:
+    """PostgreSQL: the page as (created, id, item) rows, item the list item's JSON text as
+    present.list_items and Flask would write it; None on other databases (use list_page)."""
+    dialect = _dialect(session)
+    if dialect != "postgresql":
+        return None
+    template = _list_template(dialect, filters, after, wrap=_pg_items_statement)
+    if template is None:
+        stmt, params = _pg_items_statement(list_statement(dialect, filters, after, limit)), None
+    else:
+        stmt, params = template
+        params["limit"] = limit
+    return session.connection().execute(stmt, params).all()
 
 
 _JSON_LISTS = ("provisions", "tags")
