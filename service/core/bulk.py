@@ -532,12 +532,18 @@ def _raise_as_sqlalchemy(exc, statement: str, dialect, raw):
     ) from exc
 
 
+_PROCESSORS: dict[tuple[str, str, tuple[str, ...]], list] = {}
+
+
 def _processed(table: Table, columns: list[str], dialect):
     """(column, bind processor or None) pairs: values are sent as SQLAlchemy would send them."""
-    return [
-        (name, table.c[name].type._cached_bind_processor(dialect) if name in table.c else None)
-        for name in columns
-    ]
+    key = (dialect.name, table.name, tuple(columns))
+    if key not in _PROCESSORS:
+        _PROCESSORS[key] = [
+            (name, table.c[name].type._cached_bind_processor(dialect) if name in table.c else None)
+            for name in columns
+        ]
+    return _PROCESSORS[key]
 
 
 _STATEMENTS: dict[tuple[str, tuple[str, ...]], str] = {}
