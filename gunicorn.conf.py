@@ -12,6 +12,10 @@ threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 # Each worker builds its own app, so no engine or connection pool is inherited from the master.
 preload_app = False
 timeout = 120  # streamed exports of large result sets take long
+# Longest request line gunicorn takes (its default is 4094). Every query string the spec allows
+# must fit: free text of up to 200 characters is up to 2,400 bytes once percent-encoded, and the
+# violation filters have two such (q, admin1). tests/test_spec_agreement.py keeps this true.
+limit_request_line = 8190
 graceful_timeout = 30
 # The app logs each request as JSON itself; gunicorn's access log would also record
 # query strings.

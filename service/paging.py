@@ -11,6 +11,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from .errors import ValidationFailed
 
+# What encode_cursor emits: itsdangerous' URL-safe base64 payload (a leading "." when zlib made
+# it shorter), a ".", and the base64 signature. The longest issued (a 64-character slug id) is
+# about 150 characters; the bound keeps any request line well inside gunicorn's limit.
+# Empty means the first page, as when the cursor is left out.
+CURSOR_PATTERN = r"^(?:\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?$"
+MAX_CURSOR_LENGTH = 256
+
 
 def load_secret(configured: str | None, instance_path: str) -> str:
     """SECRET_KEY from the environment; otherwise one kept in instance/ so restarts agree."""

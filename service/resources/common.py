@@ -10,12 +10,16 @@ from copy import deepcopy
 from functools import wraps
 
 import flask_smorest
+import flask_smorest.etag as fs_etag
 import marshmallow as ma
-from flask import current_app, g
+from flask import current_app, g, request
 from flask_smorest.etag import _get_etag_ctx
+from flask_smorest.exceptions import PreconditionRequired
 from flask_smorest.utils import deepupdate, prepare_response
 
 from .. import auth
+from ..paging import CURSOR_PATTERN, MAX_CURSOR_LENGTH
+from .fields import json_keywords
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_PAGE = 500
@@ -26,6 +30,8 @@ EXAMPLE_CURSOR = (
     ".pkiZz4rpvm1AMEmSBZH-cYUQglQ"
 )
 PROBLEM_REASON = "Must be greater than or equal to 1 and less than or equal to 500."
+# If-Match: one or more entity tags (RFC 9110 8.8.3, 13.1.1), without "*".
+IF_MATCH_PATTERN = r'^(?:W/)?"[!#-~]*"(?:[ \t]*,[ \t]*(?:W/)?"[!#-~]*")*$'
 
 
 class ProblemFieldSchema(ma.Schema):
@@ -89,6 +95,26 @@ class Api(flask_smorest.Api):
     # Every error status is listed per operation instead (see Blueprint below).
     DEFAULT_ERROR_RESPONSE_NAME = None
 
+    def _init_spec(self, *args, **kwargs):
+        super()._init_spec(*args, **kwargs)
+        # JSON Schema keywords apispec does not derive from marshmallow (a Dict's propertyNames).
+        self.ma_plugin.converter.add_attribute_function(json_keywords)
+
+    def _register_etag_headers(self):
+        """flask-smorest's, except that If-Match is an entity-tag list: `*` (any version) is
+        refused with 428, since a PATCH must name the version it changes."""
+        self.spec.components.parameter(
+            "IF_NONE_MATCH", "header", fs_etag.IF_NONE_MATCH_HEADER, lazy=True
+        )
+        if_match = {
+            **fs_etag.IF_MATCH_HEADER,
+            "description": "The ETag of the version you change (one or more entity tags, as "
+            'RFC 9110 says: "…" or W/"…"; not *).',
+            "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+        }
+        self.spec.components.parameter("IF_MATCH", "header", if_match, lazy=True)
+        self.spec.components.header("ETAG", fs_etag.ETAG_HEADER, lazy=True)
+
     def _register_responses(self):
         for status in http.HTTPStatus:
             response = {"description": status.phrase}
@@ -151,6 +177,18 @@ class Blueprint(flask_smorest.Blueprint):
         codes.update(doc_info.get("extra_errors", ()))
         responses = {c: _name(c) for c in sorted(codes)}
         return deepupdate(doc, {"responses": responses})
+
+    def _check_precondition(self):
+        """428 without If-Match (flask-smorest), and also when its value is not an entity-tag
+        list (IF_MATCH_PATTERN, as the spec says): such a value names no version to check."""
+        value = request.headers.get("If-Match")
+        if (
+            request.method in self.METHODS_NEEDING_CHECK_ETAG
+            and value is not None
+            and re.fullmatch(IF_MATCH_PATTERN, value.strip()) is None
+        ):
+            raise PreconditionRequired
+        super()._check_precondition()
 
     def json_response(self, data: dict, headers: dict[str, str] | None = None):
         """The 200 response that @response would make of `data` (Flask's JSON, the same
@@ -249,10 +287,15 @@ class PageArgs(ma.Schema):
     )
     # No example: a cursor is signed by the service and names its listing, so any fixed value
     # would be refused (422); the page schemas show one as next_cursor.
+    # The pattern says what the service issues; decode_cursor refuses anything else, naming
+    # `cursor` (a signature check, which no pattern could stand in for).
     cursor = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(max=2000),
-        metadata={"description": "Opaque cursor from the previous page's next_cursor."},
+        validate=ma.validate.Length(max=MAX_CURSOR_LENGTH),
+        metadata={
+            "description": "Opaque cursor from the previous page's next_cursor.",
+            "pattern": CURSOR_PATTERN,
+        },
     )
 
 

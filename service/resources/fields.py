@@ -2,44 +2,235 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 from datetime import UTC
 
 import marshmallow as ma
 import pycountry
 
-from .parties.schemas import LanguageTag
+__all__ = [
+    "LanguageTag",
+    "UTCDateTime",
+    "CountryCode",
+    "InputSchema",
+    "NoNul",
+    "FigureSchema",
+    "HttpUrl",
+    "JSONBoolean",
+    "JSONInteger",
+    "JSONNumber",
+    "json_keywords",
+    "Pattern",
+]
 
-__all__ = ["LanguageTag", "UTCDateTime", "CountryCode", "InputSchema", "FigureSchema", "HttpUrl"]
+
+class Pattern(ma.validate.Regexp):
+    """Regexp matching the whole value, as JSON Schema's `pattern` with ^...$ does: Python's `$`
+    also matches before a final newline, so "SY\\n" would pass a plain Regexp."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
+def json_keywords(self, field: ma.fields.Field, **kwargs) -> dict:
+    """apispec attribute function: the JSON Schema keywords apispec does not derive itself.
+
+    `propertyNames` of a Dict, from its key field's own checks (apispec documents only the
+    values), so that a client learns which keys are accepted.
+    """
+    if isinstance(field, ma.fields.Dict) and field.key_field is not None:
+        keys = self.field2property(field.key_field)
+        keys = {k: v for k, v in keys.items() if k not in ("type", "description", "example")}
+        if keys:
+            return {"propertyNames": keys}
+    return {}
+
+
+# The BCP 47 (RFC 5646) tags taken here, in either case: a language, then optionally a script,
+# a region and variants (ar, pt-BR, zh-Hant-TW, sr-Latn-RS, de-DE-1996). Each subtag must also be
+# in the IANA registry, which the spec names as `format: bcp47` (too long a list for a pattern).
+LANGUAGE_TAG = (
+    r"^[A-Za-z]{2,3}(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
+)
+_LANGUAGE_TAG = re.compile(LANGUAGE_TAG)
+
+
+class LanguageTag(ma.fields.String):
+    """A registered BCP 47 language tag such as `ar`, `en` or `pt-BR`; answered standardized."""
+
+    def __init__(self, **kwargs):
+        metadata = {"format": "bcp47", "pattern": LANGUAGE_TAG, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        import langcodes
+
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if not _LANGUAGE_TAG.fullmatch(value) or not langcodes.tag_is_valid(value):
+            raise ma.ValidationError("is not a registered BCP 47 language tag such as ar or pt-BR")
+        return langcodes.standardize_tag(value)
+
+
+# Times are kept in UTC: the first and last day of the calendar Python can hold are refused,
+# since an offset could move them out of it.
+_REPRESENTABLE = re.compile(r"^(?!0001-01-01|9999-12-31)")
+_OUT_OF_RANGE = "must fall between 0001-01-02 and 9999-12-30"
+# Room for any offset and microseconds; a bound keeps every query string within gunicorn's limit.
+MAX_TIME_LENGTH = 64
 
 
 class UTCDateTime(ma.fields.AwareDateTime):
     """ISO 8601; a time without an offset is taken as UTC; always answered in UTC."""
 
     def __init__(self, **kwargs):
-        super().__init__(default_timezone=UTC, **kwargs)
+        metadata = {
+            "pattern": _REPRESENTABLE.pattern,
+            "maxLength": MAX_TIME_LENGTH,
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(default_timezone=UTC, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        if isinstance(value, str) and len(value) > MAX_TIME_LENGTH:
+            raise ma.ValidationError(f"is longer than {MAX_TIME_LENGTH} characters")
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        # (A lookahead: nothing to match in full.) Seeds may give datetimes rather than text.
+        if isinstance(value, str) and not _REPRESENTABLE.match(value):
+            raise ma.ValidationError(_OUT_OF_RANGE)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ma.ValidationError(_OUT_OF_RANGE) from None
+
+
+def _char_class(chars: str) -> str:
+    """A regex character class of `chars`, runs written as ranges: [A-DGZ]."""
+    ordered = sorted(set(chars))
+    runs: list[list[str]] = []
+    for c in ordered:
+        if runs and ord(c) == ord(runs[-1][-1]) + 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    return "[" + "".join("".join(r) if len(r) < 3 else f"{r[0]}-{r[-1]}" for r in runs) + "]"
+
+
+def _country_pattern() -> str:
+    """Exactly the assigned ISO 3166-1 alpha-2 codes, in either case."""
+    by_first: dict[str, str] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2
+        by_first[code[0]] = by_first.get(code[0], "") + code[1]
+    alternatives = [
+        _char_class(first + first.lower()) + _char_class(seconds + seconds.lower())
+        for first, seconds in sorted(by_first.items())
+    ]
+    return "^(?:" + "|".join(alternatives) + ")$"
+
+
+COUNTRY_PATTERN = _country_pattern()
 
 
 class CountryCode(ma.fields.String):
-    """ISO 3166-1 alpha-2."""
+    """ISO 3166-1 alpha-2, either case; answered in upper case."""
+
+    def __init__(self, **kwargs):
+        metadata = {"minLength": 2, "maxLength": 2, **kwargs.pop("metadata", {})}
+        super().__init__(
+            validate=Pattern(COUNTRY_PATTERN, error="is not an ISO 3166-1 alpha-2 country code"),
+            metadata=metadata,
+            **kwargs,
+        )
 
     def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs).strip().upper()
-        if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
-            raise ma.ValidationError("is not an ISO 3166-1 alpha-2 country code")
-        return value
+        return super()._deserialize(value, attr, data, **kwargs).upper()
 
 
 class HttpUrl(ma.fields.Url):
+    """An absolute http(s) URL whose host is a domain name with a top-level domain."""
+
     def __init__(self, **kwargs):
         kwargs.setdefault("validate", ma.validate.Length(max=2000))
-        super().__init__(schemes={"http", "https"}, require_tld=True, **kwargs)
+        metadata = {
+            "format": "uri",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(schemes={"http", "https"}, require_tld=True, metadata=metadata, **kwargs)
 
 
-class InputSchema(ma.Schema):
+class JSONBoolean(ma.fields.Boolean):
+    """true or false only: "true", 1 or "yes" are refused, as the spec's `boolean` says."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JSONInteger(ma.fields.Integer):
+    """A JSON number without a fraction: 5 and 5.0, not "5", 5.5 or true."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JSONNumber(ma.fields.Float):
+    """A JSON number: not "35.2" or true."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        if not math.isfinite(value):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+NUL_REASON = "must not contain the NUL character (U+0000)"
+
+
+def _nul_paths(data, path: str = ""):
+    """Dotted paths of the strings (values or keys) in `data` that hold a NUL character."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            yield path or "body"
+    elif isinstance(data, Mapping):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                yield where
+            yield from _nul_paths(value, where)
+    elif isinstance(data, list | tuple):
+        for i, value in enumerate(data):
+            yield from _nul_paths(value, f"{path}.{i}" if path else str(i))
+
+
+class NoNul(ma.Schema):
+    """Refuses text holding NUL, which PostgreSQL cannot store (it was a 500 there)."""
+
+    # Keys checked elsewhere (batch items, each on its own).
+    NUL_UNCHECKED: tuple[str, ...] = ()
+
+    @ma.pre_load
+    def _refuse_nul(self, data, **kwargs):
+        if isinstance(data, Mapping):
+            data_to_check = {k: v for k, v in data.items() if k not in self.NUL_UNCHECKED}
+            found = {where: [NUL_REASON] for where in _nul_paths(data_to_check)}
+            if found:
+                raise ma.ValidationError(found)
+        return data
+
+
+class InputSchema(NoNul):
     """Refuses server-owned fields by name, with a reason a client can act on."""
 
     SERVER_OWNED: tuple[str, ...] = (
@@ -84,22 +275,25 @@ def _ordered(data, names=("low", "best", "high")):
     return errors
 
 
+MAX_FIGURE = 10_000_000
+
+
 class FigureSchema(ma.Schema):
     """An estimate: any of low, best, high may be absent; low <= best <= high."""
 
-    low = ma.fields.Integer(
+    low = JSONInteger(
         allow_none=True,
-        validate=ma.validate.Range(min=0, max=10_000_000),
+        validate=ma.validate.Range(min=0, max=MAX_FIGURE),
         metadata={"description": "Lowest estimate.", "example": 20},
     )
-    best = ma.fields.Integer(
+    best = JSONInteger(
         allow_none=True,
-        validate=ma.validate.Range(min=0, max=10_000_000),
+        validate=ma.validate.Range(min=0, max=MAX_FIGURE),
         metadata={"description": "Best estimate.", "example": 22},
     )
-    high = ma.fields.Integer(
+    high = JSONInteger(
         allow_none=True,
-        validate=ma.validate.Range(min=0, max=10_000_000),
+        validate=ma.validate.Range(min=0, max=MAX_FIGURE),
         metadata={"description": "Highest estimate.", "example": 25},
     )
 
@@ -110,26 +304,83 @@ class FigureSchema(ma.Schema):
             raise ma.ValidationError(errors)
 
 
+CATEGORIES = (
+    "shelling",
+    "airstrike",
+    "ground_assault",
+    "drone_strike",
+    "sniping",
+    "heavy_weapons_in_zone",
+    "troop_movement",
+    "crossing_closure",
+    "non_compliance",
+    "other",
+)
 FACT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 FIGURE_FACTS = ("killed", "injured", "civilian_killed", "civilian_injured")
+MAX_FACTS = 50
+MAX_FACT_TEXT = 1000
+
+
+def _whole(*types: str) -> dict:
+    kind = list(types) if len(types) > 1 else types[0]
+    return {"type": kind, "minimum": 0, "maximum": MAX_FIGURE}
+
+
+def asserts_json_schema() -> dict:
+    """What validate_asserts accepts, as JSON Schema for the spec (the key pattern comes from the
+    Dict's key field). Only low <= best <= high cannot be said in JSON Schema."""
+    return {
+        "maxProperties": MAX_FACTS,
+        "properties": {
+            **{
+                fact: {
+                    "anyOf": [
+                        _whole("integer"),
+                        {
+                            "type": "object",
+                            "properties": {
+                                k: _whole("integer", "null") for k in ("low", "best", "high")
+                            },
+                            "additionalProperties": False,
+                            "minProperties": 1,
+                        },
+                    ]
+                }
+                for fact in FIGURE_FACTS
+            },
+            "occurred_at": {
+                "type": "string",
+                "format": "date-time",
+                "pattern": _REPRESENTABLE.pattern,
+            },
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+        },
+        "additionalProperties": {
+            "type": ["string", "number", "boolean", "null"],
+            "maxLength": MAX_FACT_TEXT,
+        },
+    }
+
+
+def _whole_number(v) -> bool:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    return isinstance(v, int) or (math.isfinite(v) and v.is_integer())
 
 
 def validate_asserts(value: dict) -> None:
     """Facts a claim states: figures are a number or {low, best, high}; others are scalars."""
-    from ..core.status import FIGURE_FACTS as figures
-
-    if len(value) > 50:
-        raise ma.ValidationError("at most 50 facts")
+    if len(value) > MAX_FACTS:
+        raise ma.ValidationError(f"at most {MAX_FACTS} facts")
     errors: dict[str, list[str]] = {}
     for fact, v in value.items():
-        if not isinstance(fact, str) or not FACT_NAME.match(fact) or len(fact) > 64:
+        if not isinstance(fact, str) or not FACT_NAME.fullmatch(fact) or len(fact) > 64:
             errors[str(fact)] = ["fact names are lower-case words joined by _ or ."]
             continue
-        if fact in figures:
-            if isinstance(v, bool) or not isinstance(v, int | dict):
+        if fact in FIGURE_FACTS:
+            if not (_whole_number(v) or isinstance(v, dict)):
                 errors[fact] = ["must be a whole number or {low, best, high}"]
-            elif isinstance(v, int) and v < 0:
-                errors[fact] = ["must not be negative"]
             elif isinstance(v, dict):
                 try:
                     FigureSchema().load(v)
@@ -138,19 +389,31 @@ def validate_asserts(value: dict) -> None:
                         errors[f"{fact}.{sub}"] = msgs if isinstance(msgs, list) else [str(msgs)]
                 if not v:
                     errors[fact] = ["needs at least one of low, best, high"]
+            elif v < 0:
+                errors[fact] = ["must not be negative"]
+            elif v > MAX_FIGURE:
+                errors[fact] = [f"must not exceed {MAX_FIGURE:,}"]
         elif fact == "occurred_at":
             try:
                 UTCDateTime().deserialize(v)
             except ma.ValidationError:
                 errors[fact] = ["must be an ISO 8601 time"]
         elif fact == "category":
-            from .violations.schemas import CATEGORIES
-
             if v not in CATEGORIES:
                 errors[fact] = [f"must be one of {', '.join(CATEGORIES)}"]
         elif not (v is None or isinstance(v, str | int | float | bool)):
             errors[fact] = ["must be a string, number, true/false or null"]
-        elif isinstance(v, str) and len(v) > 1000:
-            errors[fact] = ["longer than 1000 characters"]
+        elif isinstance(v, str) and len(v) > MAX_FACT_TEXT:
+            errors[fact] = [f"longer than {MAX_FACT_TEXT} characters"]
     if errors:
         raise ma.ValidationError(errors)
+
+
+def fact_name_field() -> ma.fields.String:
+    """Keys of `asserts`: also documented as its propertyNames."""
+    return ma.fields.String(
+        validate=[
+            ma.validate.Length(min=1, max=64),
+            Pattern(FACT_NAME, error="fact names are lower-case words joined by _ or ."),
+        ]
+    )

@@ -6,6 +6,7 @@ from shapely.geometry import shape
 from shapely.validation import explain_validity
 
 from ..common import list_of_page, slug_field, text
+from ..fields import JSONBoolean, NoNul
 
 MAX_ZONE_POINTS = 20000
 
@@ -44,6 +45,49 @@ def _check_rings(rings, dims: set[int], count: int) -> int:
         if ring[0] != ring[-1]:
             raise ma.ValidationError("each ring must be closed: its last position equals its first")
     return count
+
+
+# The shape GeoJSONZone checks, as JSON Schema for the spec. Closed rings, one dimension and
+# validity (no self-intersection) cannot be said in JSON Schema; the description says them.
+def _position() -> dict:
+    return {
+        "type": "array",
+        "prefixItems": [
+            {"type": "number", "minimum": -180, "maximum": 180},
+            {"type": "number", "minimum": -90, "maximum": 90},
+            {"type": "number"},
+        ],
+        "minItems": 2,
+        "maxItems": 3,
+    }
+
+
+def _rings() -> dict:
+    return {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "array", "minItems": 4, "items": _position()},
+    }
+
+
+def zone_json_schema() -> dict:
+    return {
+        "required": ["type", "coordinates"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
+            "coordinates": {"type": "array"},
+        },
+        "additionalProperties": False,
+        "anyOf": [
+            {"properties": {"type": {"const": "Polygon"}, "coordinates": _rings()}},
+            {
+                "properties": {
+                    "type": {"const": "MultiPolygon"},
+                    "coordinates": {"type": "array", "minItems": 1, "items": _rings()},
+                }
+            },
+        ],
+    }
 
 
 class GeoJSONZone(ma.fields.Dict):
@@ -136,7 +180,11 @@ def _zone():
     return GeoJSONZone(
         allow_none=True,
         metadata={
-            "description": "GeoJSON Polygon or MultiPolygon of the area the agreement covers.",
+            "description": "GeoJSON Polygon or MultiPolygon (RFC 7946) of the area the agreement "
+            f"covers: at most {MAX_ZONE_POINTS:,} positions, every ring closed (last position "
+            "equals first), all positions of one dimension, and a valid polygon (no "
+            "self-intersection).",
+            **zone_json_schema(),
             "example": {
                 "type": "Polygon",
                 "coordinates": [[[36.0, 35.0], [37.0, 35.0], [37.0, 36.0], [36.0, 35.0]]],
@@ -145,7 +193,7 @@ def _zone():
     )
 
 
-class AgreementCreateSchema(ma.Schema):
+class AgreementCreateSchema(NoNul):
     id = slug_field("Readable slug.", required=True, metadata={"example": "sochi-2018"})
     title = text(
         300,
@@ -159,7 +207,7 @@ class AgreementCreateSchema(ma.Schema):
     parties = _parties()
     provisions = _provisions()
     zone = _zone()
-    zone_approximate = ma.fields.Boolean(
+    zone_approximate = JSONBoolean(
         metadata={
             "description": "True when the zone is drawn from a description, not an official map.",
             "example": True,
@@ -173,7 +221,7 @@ class AgreementCreateSchema(ma.Schema):
     )
 
 
-class AgreementPatchSchema(ma.Schema):
+class AgreementPatchSchema(NoNul):
     title = text(
         300,
         "Title of the agreement.",
@@ -185,7 +233,7 @@ class AgreementPatchSchema(ma.Schema):
     parties = _parties()
     provisions = _provisions()
     zone = _zone()
-    zone_approximate = ma.fields.Boolean(
+    zone_approximate = JSONBoolean(
         metadata={"description": "Zone drawn approximately.", "example": True}
     )
     description = text(

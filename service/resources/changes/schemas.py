@@ -19,7 +19,8 @@ _CHANGE = {
 class ChangeArgs(ma.Schema):
     after = ma.fields.Integer(
         load_default=0,
-        validate=ma.validate.Range(min=0),
+        # The largest seq the database holds (a 32-bit INTEGER column on PostgreSQL).
+        validate=ma.validate.Range(min=0, max=2**31 - 1),
         metadata={
             "description": "The last seq you have seen (the previous next_cursor); 0 or absent "
             "for the start of the log.",

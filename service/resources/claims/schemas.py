@@ -4,7 +4,16 @@ import marshmallow as ma
 
 from ..common import example_of, slug_field
 from ..common import text as _text
-from ..fields import InputSchema, LanguageTag, UTCDateTime, validate_asserts
+from ..fields import (
+    InputSchema,
+    JSONBoolean,
+    JSONInteger,
+    LanguageTag,
+    UTCDateTime,
+    asserts_json_schema,
+    fact_name_field,
+    validate_asserts,
+)
 from ..sources.schemas import MEMO_URL, SourceCreateSchema, SourceSchema
 
 STANCES = ("alleges", "corroborates", "acknowledges", "denies", "disputes", "explains")
@@ -53,7 +62,7 @@ class TranslationSchema(ma.Schema):
         allow_none=True,
         metadata={"example": _TRANSLATOR},
     )
-    machine = ma.fields.Boolean(
+    machine = JSONBoolean(
         load_default=False,
         metadata={"description": "True for machine translation.", "example": False},
     )
@@ -111,13 +120,14 @@ class CitationSchema(ma.Schema):
 
 def _asserts():
     return ma.fields.Dict(
-        keys=ma.fields.String(),
+        keys=fact_name_field(),
         validate=validate_asserts,
         metadata={
             "description": "Facts the claim states, by fact name (attributed_party, killed, "
-            "injured, occurred_at, location.name, category, ...). A figure is a "
-            "number or {low, best, high}.",
+            "injured, occurred_at, location.name, category, ...). A figure is a whole "
+            "number or {low, best, high} with low <= best <= high.",
             "example": {"killed": {"best": 22}, "attributed_party": "syrian-government"},
+            **asserts_json_schema(),
         },
     )
 
@@ -171,7 +181,7 @@ class ClaimPatchSchema(InputSchema):
         validate=ma.validate.Length(max=50),
         metadata={"description": "Sources cited, by id or inline.", "example": [_CITATION_IN]},
     )
-    credibility = ma.fields.Integer(
+    credibility = JSONInteger(
         allow_none=True,
         validate=ma.validate.Range(min=1, max=6),
         metadata={

@@ -4,9 +4,10 @@ import marshmallow as ma
 
 from ...auth import ROLES
 from ..common import list_of_page, slug_field, text
+from ..fields import NoNul
 
 
-class KeyCreateSchema(ma.Schema):
+class KeyCreateSchema(NoNul):
     org = slug_field(
         "Organisation the key belongs to; created if new.",
         required=True,
@@ -70,7 +71,7 @@ class NewKeySchema(KeySchema):
     )
 
 
-class KeyListArgs(ma.Schema):
+class KeyListArgs(NoNul):
     org = slug_field("Only keys of this organisation.", metadata={"example": "sohr"})
 
 

@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from ..common import list_of_page, slug_field, text
+from ..fields import LanguageTag, NoNul
 
 PARTY_KINDS = (
     "state",
@@ -23,18 +24,6 @@ AFFILIATION_RELATIONS = (
     "formerly",
     "other",
 )
-
-
-class LanguageTag(ma.fields.String):
-    """A BCP 47 language tag such as `ar`, `en` or `pt-BR`."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        import langcodes
-
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if not langcodes.tag_is_valid(value):
-            raise ma.ValidationError("is not a valid BCP 47 language tag")
-        return langcodes.standardize_tag(value)
 
 
 class AffiliationSchema(ma.Schema):
@@ -80,7 +69,7 @@ def _aliases_field():
     )
 
 
-class PartyCreateSchema(ma.Schema):
+class PartyCreateSchema(NoNul):
     id = slug_field(
         "Readable slug, chosen by the creator.",
         required=True,
@@ -110,7 +99,7 @@ class PartyCreateSchema(ma.Schema):
     )
 
 
-class PartyPatchSchema(ma.Schema):
+class PartyPatchSchema(NoNul):
     name = text(200, "Name in English.", metadata={"example": "Government of Syria"})
     kind = ma.fields.String(
         validate=ma.validate.OneOf(PARTY_KINDS),
@@ -151,7 +140,7 @@ class PartySchema(PartyCreateSchema):
     )
 
 
-class PartyQueryArgs(ma.Schema):
+class PartyQueryArgs(NoNul):
     q = ma.fields.String(
         validate=ma.validate.Length(min=1, max=200),
         metadata={

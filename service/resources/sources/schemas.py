@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from ..common import list_of_page, text
-from ..fields import HttpUrl, InputSchema, LanguageTag, UTCDateTime
+from ..fields import HttpUrl, InputSchema, JSONBoolean, LanguageTag, NoNul, UTCDateTime
 
 SOURCE_KINDS = (
     "news_article",
@@ -102,7 +102,7 @@ class _SourceFields(ma.Schema):
             "example": "B",
         },
     )
-    confidential = ma.fields.Boolean(
+    confidential = JSONBoolean(
         metadata={
             "description": "Only verifiers, admins and the recording organisation see author, "
             "url and archive_url.",
@@ -173,7 +173,7 @@ class SourceSchema(_SourceFields):
     )
 
 
-class SourceQueryArgs(ma.Schema):
+class SourceQueryArgs(NoNul):
     publisher = text(
         200, "Only sources of this publisher.", metadata={"example": "Middle East Monitor"}
     )

@@ -16,8 +16,15 @@ _GROUP = {
 }
 
 
+# Every value group_by takes: one key, or two different keys (comma, no spaces).
+GROUP_BY_VALUES = [
+    *GROUP_KEYS,
+    *(f"{first},{second}" for first in GROUP_KEYS for second in GROUP_KEYS if first != second),
+]
+
+
 def _group_by(value: str) -> list[str]:
-    keys = [k.strip() for k in value.split(",")]
+    keys = value.split(",")
     unknown = [k for k in keys if k not in GROUP_KEYS]
     if unknown:
         raise ma.ValidationError(
@@ -43,6 +50,7 @@ class StatsArgs(ViolationQueryArgs):
             + ", ".join(GROUP_KEYS)
             + " (month: YYYY-MM of occurred_at, UTC).",
             "example": "attributed_party,month",
+            "enum": GROUP_BY_VALUES,
         },
     )
 

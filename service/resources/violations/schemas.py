@@ -1,6 +1,5 @@
 """Public contract of violations."""
 
-import math
 import re
 from datetime import timedelta
 
@@ -8,20 +7,16 @@ import marshmallow as ma
 
 from ..claims.schemas import ClaimCreateSchema, ClaimSchema
 from ..common import example_of, list_of_page, slug_field, text
-from ..fields import CountryCode, FigureSchema, InputSchema, UTCDateTime
-
-CATEGORIES = (
-    "shelling",
-    "airstrike",
-    "ground_assault",
-    "drone_strike",
-    "sniping",
-    "heavy_weapons_in_zone",
-    "troop_movement",
-    "crossing_closure",
-    "non_compliance",
-    "other",
+from ..fields import (
+    CATEGORIES,
+    CountryCode,
+    FigureSchema,
+    InputSchema,
+    JSONNumber,
+    NoNul,
+    UTCDateTime,
 )
+
 DATE_PRECISIONS = ("exact", "day", "week", "month")
 LOCATION_PRECISIONS = ("exact", "near", "admin2", "admin1", "country")
 STATUSES = ("reported", "corroborated", "disputed", "confirmed", "refuted", "retracted")
@@ -96,12 +91,12 @@ class LocationSchema(ma.Schema):
     country = CountryCode(
         allow_none=True, metadata={"description": "ISO 3166-1 alpha-2.", "example": "SY"}
     )
-    lat = ma.fields.Float(
+    lat = JSONNumber(
         allow_none=True,
         validate=ma.validate.Range(min=-90, max=90),
         metadata={"description": "Latitude, WGS 84.", "example": 35.2603},
     )
-    lon = ma.fields.Float(
+    lon = JSONNumber(
         allow_none=True,
         validate=ma.validate.Range(min=-180, max=180),
         metadata={"description": "Longitude, WGS 84.", "example": 36.6075},
@@ -227,7 +222,11 @@ class _ViolationFields(ma.Schema):
     affected_parties = ma.fields.List(
         slug_field("A party id.", metadata={"example": "jaysh-al-izza"}),
         validate=ma.validate.Length(max=50),
-        metadata={"description": "Parties affected.", "example": ["jaysh-al-izza"]},
+        metadata={
+            "description": "Parties affected, each once.",
+            "example": ["jaysh-al-izza"],
+            "uniqueItems": True,
+        },
     )
     casualties = ma.fields.Nested(
         CasualtiesSchema,
@@ -410,24 +409,36 @@ class _TimeBound(UTCDateTime):
         return moment
 
 
-class _BBox(ma.fields.Field):
+# A longitude or latitude in plain decimal notation (ASCII digits; no exponent, no leading zeros),
+# within its range; the bbox is four of them. minLon <= maxLon and minLat <= maxLat are checked
+# besides (a pattern cannot compare numbers).
+_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?"
+_LON = r"-?(?:180(?:\.0+)?|(?:1[0-7][0-9]|[1-9]?[0-9])(?:\.[0-9]+)?)"
+_LAT = r"-?(?:90(?:\.0+)?|[1-8]?[0-9](?:\.[0-9]+)?)"
+BBOX_PATTERN = f"^{_LON},{_LAT},{_LON},{_LAT}$"
+_BBOX = re.compile(BBOX_PATTERN)
+_FOUR_NUMBERS = re.compile(f"{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}")
+_BBOX_SHAPE = "must be four numbers: minLon,minLat,maxLon,maxLat"
+MAX_BBOX_LENGTH = 100
+
+
+class _BBox(ma.fields.String):
     """minLon,minLat,maxLon,maxLat in WGS 84 degrees."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        parts = str(value).split(",")
-        if len(parts) != 4:
-            raise ma.ValidationError("must be four numbers: minLon,minLat,maxLon,maxLat")
-        try:
-            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
-        except ValueError:
-            raise ma.ValidationError("must be four numbers: minLon,minLat,maxLon,maxLat") from None
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if len(value) > MAX_BBOX_LENGTH:
+            raise ma.ValidationError(f"is longer than {MAX_BBOX_LENGTH} characters")
+        if not _FOUR_NUMBERS.fullmatch(value):
+            raise ma.ValidationError(_BBOX_SHAPE)
+        min_lon, min_lat, max_lon, max_lat = (float(p) for p in value.split(","))
         problems = []
-        if not all(math.isfinite(x) for x in (min_lon, min_lat, max_lon, max_lat)):
-            problems.append("numbers must be finite")
         if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
             problems.append("longitudes must lie in -180..180")
         if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
             problems.append("latitudes must lie in -90..90")
+        if not problems and not _BBOX.fullmatch(value):
+            problems.append(_BBOX_SHAPE + " (plain decimals without leading zeros)")
         if min_lon > max_lon:
             problems.append("minLon must not exceed maxLon")
         if min_lat > max_lat:
@@ -456,7 +467,7 @@ def _has_words(value: str) -> None:
         raise ma.ValidationError("has no words to search for")
 
 
-class ViolationQueryArgs(ma.Schema):
+class ViolationQueryArgs(NoNul):
     """The filters of the list, the export and the stats; all combine (AND)."""
 
     occurred_from = _TimeBound(
@@ -500,8 +511,9 @@ class ViolationQueryArgs(ma.Schema):
     bbox = _BBox(
         metadata={
             "description": "minLon,minLat,maxLon,maxLat (WGS 84): only violations with "
-            "coordinates inside the box, edges included.",
-            "type": "string",
+            "coordinates inside the box, edges included; minLon <= maxLon, minLat <= maxLat.",
+            "pattern": BBOX_PATTERN,
+            "maxLength": MAX_BBOX_LENGTH,
             "example": "36.0,35.0,37.5,36.5",
         }
     )
@@ -518,7 +530,7 @@ class ViolationQueryArgs(ma.Schema):
         metadata={
             "description": "Full text over title, description, claim statements and their "
             "translations: every word must occur (case and accents ignored); `word*` matches "
-            "a prefix.",
+            "a prefix. It needs at least one word (letters or digits, in any script).",
             "example": "halfaya shell*",
         },
     )
