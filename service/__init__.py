@@ -140,6 +140,9 @@ def _register_hooks(app: Flask) -> None:
         except Unauthorized:
             limits.note_auth_failure()
             raise
+        if g.principal is not None and "\x00" in request.path:
+            # No id holds U+0000, and PostgreSQL cannot even compare text holding it.
+            return problem(404, "Not found", "No resource has U+0000 in its path.")
         if (
             g.principal is not None
             and request.method == "PATCH"

@@ -38,6 +38,16 @@ def test_unknown_id_is_404_problem(reader):
     assert body["instance"] == f"/v1/parties/{missing}"
 
 
+@pytest.mark.parametrize("path", ["/v1/parties/%00", "/v1/violations/a%00b", "/v1/sources/%00"])
+def test_a_nul_in_a_path_is_404_not_a_database_error(reader, anonymous, path):
+    """PostgreSQL refuses text holding U+0000 outright; such a path names nothing (404), and
+    without a key it is 401 as any other."""
+    resp = reader.get(path)
+    assert resp.status_code == 404
+    problem_of(resp)
+    assert anonymous.get(path).status_code == 401
+
+
 def test_one_problem_type_has_one_title(reader, reporter):
     """A 404 from routing and one from a missing row are the same kind of problem."""
     routed = problem_of(reader.get("/v1/nothing-here"))
