@@ -106,47 +106,56 @@ def test_bad_parameters_are_named_and_a_key_is_needed(reader, anonymous):
 
 def _core_create(app, actor: Principal, title: str, hold: tuple | None = None) -> str:
     """A violation written straight through the core, in its own transaction. With hold =
-    (recorded, release): signal once the audit entry is written, commit only when released."""
+    (written, release): signal once the violation is written, commit only when released."""
     with app.app_context(), db.session_scope() as session:
         v = violations_core.create(
             session, actor, {"title": title, "category": "other", "occurred_at": datetime.now(UTC)}
         )
         if hold is not None:
-            recorded, release = hold
-            recorded.set()
+            written, release = hold
+            written.set()
             release.wait(10)
         return v.id
 
 
-def test_an_uncommitted_entry_holds_back_the_ones_after_it(app, reporter, reader):
-    """The audit head is locked until commit: writer B, second in line, cannot take a number
-    (nor become visible) before writer A commits; the poller sees A, then B, never B alone."""
+def test_entries_are_numbered_in_commit_order(app, reporter, reader, is_postgres):
+    """A create's audit entry takes its number when its transaction commits, under the chain
+    head's lock. On PostgreSQL, writer B, which commits while A is still open, is numbered
+    first and A next; SQLite lets one writer at a time, so B waits for A and follows it. Either
+    way a poller that has seen an entry never later finds one numbered before it."""
     actor = Principal(org=reporter.org, role="reporter", key_id=None)
     start = head(app)
-    recorded, release = threading.Event(), threading.Event()
+    written, release = threading.Event(), threading.Event()
     ids: dict[str, str] = {}
 
     def writer(name, hold=None):
         ids[name] = _core_create(app, actor, name, hold)
 
-    a = threading.Thread(target=writer, args=("A", (recorded, release)))
+    a = threading.Thread(target=writer, args=("A", (written, release)))
     a.start()
     try:
-        assert recorded.wait(10), "A did not get to write"
+        assert written.wait(10), "A did not get to write"
         b = threading.Thread(target=writer, args=("B",))
         b.start()
-        time.sleep(0.3)
-        assert b.is_alive(), "B must wait for A's lock"
-        assert poll(reader, start)["items"] == []  # A's entry is not committed yet
+        b.join(1 if is_postgres else 0.3)
+        if is_postgres:
+            assert not b.is_alive(), "B, committing first, must not wait for A"
+            seen = poll(reader, start)["items"]
+            assert [(i["seq"], i["entity_id"]) for i in seen] == [(start + 1, ids["B"])]
+        else:
+            assert b.is_alive(), "SQLite: B waits for A's write transaction"
+            assert poll(reader, start)["items"] == []
     finally:
         release.set()
     a.join(10)
     b.join(10)
+    order = ["B", "A"] if is_postgres else ["A", "B"]
     items = poll(reader, start)["items"]
     assert [(i["seq"], i["entity_id"]) for i in items] == [
-        (start + 1, ids["A"]),
-        (start + 2, ids["B"]),
+        (start + 1, ids[order[0]]),
+        (start + 2, ids[order[1]]),
     ]
+    assert poll(reader, start + 1)["items"] == items[1:]
 
 
 def test_concurrent_writers_and_a_polling_reader(app, make_caller, is_postgres):

@@ -151,6 +151,9 @@ def record(
     The head row is locked until commit, so sequence numbers are handed out in commit order:
     a reader that saw seq N will never later see a new entry with a smaller number.
     """
+    from .bulk import write_deferred  # bulk imports this module
+
+    write_deferred(session)  # entries of earlier writes first, in order
     head = _locked_head(session) or head_for_update(session)
     entry = AuditEntry(
         seq=head.seq + 1,

@@ -19,7 +19,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, event, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -470,21 +470,20 @@ class Writer:
         self.rows.audit.append(audit.new_row(self.actor, "create", "claim", cid, summary, vid))
         return _Claim(id=cid, claimant_id=row["claimant_id"], stance=row["stance"], sources=links)
 
-    def flush(self) -> None:
-        """Write the rows built so far, one statement per table, and move the audit head.
+    def flush(self, *, defer_audit: bool = False) -> None:
+        """Write the rows built so far, one statement per table, and their audit entries.
 
-        On PostgreSQL, tables with many rows are sent by COPY and the others, with the head's
-        UPDATE, in one pipeline (one round trip); elsewhere by INSERT ... executemany.
-        Raises what the database raises (the caller's SAVEPOINT then undoes all of it).
+        On PostgreSQL, tables with many rows are sent by COPY and the others in one pipeline
+        (one round trip); elsewhere by INSERT ... executemany. Raises what the database raises
+        (the caller's SAVEPOINT then undoes all of it).
+
+        defer_audit: outside any SAVEPOINT, the audit entries are appended when the transaction
+        commits (write_deferred), so that the chain head is locked for two round trips instead
+        of for the rest of the request: concurrent creates then wait on each other only there.
         """
         session = self.session
-        rows = self.rows
-        head = audit.head_values(session)
-        seq, last_hash = audit.chain(head, rows.audit)
-        connection = session.connection()
-        postgres = connection.dialect.name == "postgresql"
-        pending: list[tuple[Table, list[dict[str, Any]]]] = []
-        for table, values in (
+        rows, self.rows = self.rows, Rows()
+        data = [
             (Violation.__table__, rows.violations),
             (AffectedParty.__table__, rows.affected),
             (Source.__table__, rows.sources),
@@ -492,30 +491,80 @@ class Writer:
             (ClaimSource.__table__, rows.links),
             (StatusChange.__table__, rows.status_changes),
             (ViolationSearch.__table__, rows.searches),
-            (AuditEntry.__table__, rows.audit),
-        ):
-            if not values:
-                continue
-            if not postgres:
-                connection.execute(insert(table), values)
-            elif len(values) >= COPY_FROM:
-                # COPY pays an extra round trip and cannot join a pipeline; it wins from a few
-                # dozen rows on. What is pending goes first: the foreign keys need that order.
-                _pipeline(connection, pending)
-                pending = []
-                _copy(connection, table, values)
-            else:
-                pending.append((table, values))
-        if rows.audit and postgres:
-            head_row = {"head_id": head.id, "head_seq": seq, "head_hash": last_hash}
-            pending.append((AuditHead.__table__, [head_row]))
+        ]
+        deferred = (
+            defer_audit
+            and not session.in_nested_transaction()
+            and audit.locked_head(session) is None
+        )
+        if deferred:
+            _write(session, data)
+            session.info.setdefault(_DEFERRED, []).extend(rows.audit)
+        else:
+            _write(session, data, rows.audit)
+
+
+_DEFERRED = "bulk.deferred_audit"
+
+
+def write_deferred(session: Session) -> None:
+    """Append the audit entries that flush(defer_audit=True) left for the commit, if any.
+
+    Called before every commit, and by audit.record before it appends an entry of its own,
+    so that entries keep the order of the writes they record.
+    """
+    entries = session.info.pop(_DEFERRED, None)
+    if entries:
+        _write(session, [], entries)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if not session.in_nested_transaction():
+        write_deferred(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:  # committed (written above) or rolled back: nothing stays
+        session.info.pop(_DEFERRED, None)
+
+
+def _write(
+    session: Session,
+    data: list[tuple[Table, list[dict[str, Any]]]],
+    audit_rows: list[dict[str, Any]] | None = None,
+) -> None:
+    """Rows of each (table, rows) in order; then audit_rows chained after the locked head."""
+    work = [(table, values) for table, values in data if values]
+    head = None
+    if audit_rows:
+        head = audit.head_values(session)
+        seq, last_hash = audit.chain(head, audit_rows)
+        work.append((AuditEntry.__table__, audit_rows))
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    pending: list[tuple[Table, list[dict[str, Any]]]] = []
+    for table, values in work:
+        if not postgres:
+            connection.execute(insert(table), values)
+        elif len(values) >= COPY_FROM:
+            # COPY pays an extra round trip and cannot join a pipeline; it wins from a few
+            # dozen rows on. What is pending goes first: the foreign keys need that order.
             _pipeline(connection, pending)
-            audit.advance(session, head, seq, last_hash, written=True)
-        elif rows.audit:
+            pending = []
+            _copy(connection, table, values)
+        else:
+            pending.append((table, values))
+    if head is not None and postgres:
+        head_row = {"head_id": head.id, "head_seq": seq, "head_hash": last_hash}
+        pending.append((AuditHead.__table__, [head_row]))
+        _pipeline(connection, pending)
+        audit.advance(session, head, seq, last_hash, written=True)
+    else:
+        _pipeline(connection, pending)
+        if head is not None:
             audit.advance(session, head, seq, last_hash)
-        elif pending:
-            _pipeline(connection, pending)
-        self.rows = Rows()
 
 
 def _raise_as_sqlalchemy(exc, statement: str, dialect, raw):

@@ -227,7 +227,7 @@ def create(
     writer = bulk.Writer(session, actor, dict(known.sources), dict(known.sources_by_ref))
     writer.add(data)
     made = writer.made()
-    writer.flush()
+    writer.flush(defer_audit=True)
     return made
 
 
