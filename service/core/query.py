@@ -193,7 +193,7 @@ def _dialect(session: Session) -> str:
 # --- list and export ------------------------------------------------------------------------
 
 
-# What a list item shows, in this order (present.list_items unpacks the rows by position).
+# The columns of a list row, read by name by present.list_items.
 LIST_COLUMNS: tuple[str, ...] = (
     "id",
     "title",

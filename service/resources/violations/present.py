@@ -6,20 +6,21 @@ from typing import Any
 
 from ...auth import Principal
 from ...core import claims as claims_core
-from ...core import query, status
+from ...core import status
 from ...core import violations as core
 from ...models import Violation
 from ..claims.present import claim_view
 
 
-def _figure(v: Violation, prefix: str) -> dict[str, int] | None:
-    out = {f: getattr(v, f"{prefix}_{f}") for f in ("low", "best", "high")}
-    out = {k: x for k, x in out.items() if x is not None}
+def _figure(v, prefix: str) -> dict[str, int] | None:
+    """An estimate {low, best, high} from the columns `prefix`_low..., the absent left out."""
+    out = {f: getattr(v, f"{prefix}_{f}") for f in core.FIGURES}
+    out = {k: int(x) for k, x in out.items() if x is not None}
     return out or None
 
 
-def summary_view(v: Violation) -> dict[str, Any]:
-    location = {key: getattr(v, column) for key, column in core.LOCATION_COLUMNS.items()}
+def _casualties(v) -> dict[str, Any]:
+    """The casualty estimates of a violation (or a list row): absent groups left out."""
     casualties: dict[str, Any] = {}
     for group in ("killed", "injured"):
         if (fig := _figure(v, group)) is not None:
@@ -29,6 +30,12 @@ def summary_view(v: Violation) -> dict[str, Any]:
     }
     if civilian:
         casualties["civilian"] = civilian
+    return casualties
+
+
+def summary_view(v: Violation) -> dict[str, Any]:
+    location = {key: getattr(v, column) for key, column in core.LOCATION_COLUMNS.items()}
+    casualties = _casualties(v)
     return {
         "id": v.id,
         "title": v.title,
@@ -54,62 +61,6 @@ def summary_view(v: Violation) -> dict[str, Any]:
     }
 
 
-# core.query.LIST_COLUMNS, the order in which list_items unpacks a row.
-_ROW = (
-    "id",
-    "title",
-    "description",
-    "category",
-    "occurred_at",
-    "occurred_until",
-    "date_precision",
-    "location_name",
-    "admin1",
-    "admin2",
-    "country",
-    "lat",
-    "lon",
-    "location_precision",
-    "agreement_id",
-    "provisions",
-    "attributed_party_id",
-    "killed_low",
-    "killed_best",
-    "killed_high",
-    "injured_low",
-    "injured_best",
-    "injured_high",
-    "civilian_killed_low",
-    "civilian_killed_best",
-    "civilian_killed_high",
-    "civilian_injured_low",
-    "civilian_injured_best",
-    "civilian_injured_high",
-    "tags",
-    "status",
-    "in_agreement_zone",
-    "claim_count",
-    "reported_by",
-    "created_at",
-    "updated_at",
-    "version",
-    "affected_ids",
-)
-if query.LIST_COLUMNS != _ROW:  # pragma: no cover (caught at import, by every test)
-    raise RuntimeError("core.query.LIST_COLUMNS and present.list_items disagree")
-
-
-def _fig(low, best, high) -> dict[str, int] | None:
-    out = {}
-    if low is not None:
-        out["low"] = int(low)
-    if best is not None:
-        out["best"] = int(best)
-    if high is not None:
-        out["high"] = int(high)
-    return out or None
-
-
 def _texts(values) -> list[str | None]:
     return [None if x is None else str(x) for x in values] if values else []
 
@@ -122,103 +73,45 @@ def list_items(rows) -> list[dict[str, Any]]:
     and this serves the rows it leaves to Python; tests/test_list_items.py holds all three to
     the same bytes."""
     items = []
-    for (
-        vid,
-        title,
-        description,
-        category,
-        occurred_at,
-        occurred_until,
-        date_precision,
-        location_name,
-        admin1,
-        admin2,
-        country,
-        lat,
-        lon,
-        location_precision,
-        agreement_id,
-        provisions,
-        attributed_party_id,
-        killed_low,
-        killed_best,
-        killed_high,
-        injured_low,
-        injured_best,
-        injured_high,
-        civ_killed_low,
-        civ_killed_best,
-        civ_killed_high,
-        civ_injured_low,
-        civ_injured_best,
-        civ_injured_high,
-        tags,
-        status_,
-        in_agreement_zone,
-        claim_count,
-        reported_by,
-        created_at,
-        updated_at,
-        version,
-        affected_ids,
-    ) in rows:
-        if (
-            location_name is None
-            and admin1 is None
-            and admin2 is None
-            and country is None
-            and lat is None
-            and lon is None
-            and location_precision is None
-        ):
+    for r in rows:
+        if all(getattr(r, column) is None for column in core.LOCATION_COLUMNS.values()):
             location = None
         else:
             location = {
-                "name": location_name,
-                "admin1": admin1,
-                "admin2": admin2,
-                "country": country,
-                "lat": None if lat is None else float(lat),
-                "lon": None if lon is None else float(lon),
-                "precision": location_precision,
+                "name": r.location_name,
+                "admin1": r.admin1,
+                "admin2": r.admin2,
+                "country": r.country,
+                "lat": None if r.lat is None else float(r.lat),
+                "lon": None if r.lon is None else float(r.lon),
+                "precision": r.location_precision,
             }
-        casualties: dict[str, Any] = {}
-        if (fig := _fig(killed_low, killed_best, killed_high)) is not None:
-            casualties["killed"] = fig
-        if (fig := _fig(injured_low, injured_best, injured_high)) is not None:
-            casualties["injured"] = fig
-        civ_killed = _fig(civ_killed_low, civ_killed_best, civ_killed_high)
-        civ_injured = _fig(civ_injured_low, civ_injured_best, civ_injured_high)
-        if civ_killed is not None or civ_injured is not None:
-            civilian = {}
-            if civ_killed is not None:
-                civilian["killed"] = civ_killed
-            if civ_injured is not None:
-                civilian["injured"] = civ_injured
-            casualties["civilian"] = civilian
+        casualties = _casualties(r)
         items.append(
             {
-                "title": title,
-                "description": description,
-                "category": category,
-                "occurred_at": occurred_at.isoformat(),
-                "occurred_until": None if occurred_until is None else occurred_until.isoformat(),
-                "date_precision": date_precision,
+                "title": r.title,
+                "description": r.description,
+                "category": r.category,
+                "occurred_at": r.occurred_at.isoformat(),
+                "occurred_until": None
+                if r.occurred_until is None
+                else r.occurred_until.isoformat(),
+                "date_precision": r.date_precision,
                 "location": location,
-                "agreement": agreement_id,
-                "provisions": _texts(provisions),
-                "attributed_party": attributed_party_id,
-                "affected_parties": _texts(affected_ids),
+                "agreement": r.agreement_id,
+                "provisions": _texts(r.provisions),
+                "attributed_party": r.attributed_party_id,
+                "affected_parties": _texts(r.affected_ids),
                 "casualties": casualties,
-                "tags": _texts(tags),
-                "id": vid,
-                "status": status_,
-                "in_agreement_zone": in_agreement_zone,
-                "claim_count": None if claim_count is None else int(claim_count),
-                "reported_by": reported_by,
-                "created_at": created_at.isoformat(),
-                "updated_at": updated_at.isoformat(),
-                "version": None if version is None else int(version),
+                "tags": _texts(r.tags),
+                "id": r.id,
+                "status": r.status,
+                "in_agreement_zone": r.in_agreement_zone,
+                "claim_count": None if r.claim_count is None else int(r.claim_count),
+                "reported_by": r.reported_by,
+                "created_at": r.created_at.isoformat(),
+                "updated_at": r.updated_at.isoformat(),
+                "version": None if r.version is None else int(r.version),
             }
         )
     return items
