@@ -46,6 +46,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from service.models import Claim, Source, Violation  # noqa: E402 (after the path is set)
+
 RESULTS = ROOT / "bench" / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
 ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -346,89 +349,10 @@ def test_chain() -> None:
         prev = row[10]
 
 
-VIOLATION_COLS = [
-    "id",
-    "title",
-    "description",
-    "category",
-    "occurred_at",
-    "occurred_until",
-    "date_precision",
-    "location_name",
-    "admin1",
-    "admin2",
-    "country",
-    "lat",
-    "lon",
-    "location_precision",
-    "agreement_id",
-    "provisions",
-    "attributed_party_id",
-    "killed_low",
-    "killed_best",
-    "killed_high",
-    "injured_low",
-    "injured_best",
-    "injured_high",
-    "civilian_killed_low",
-    "civilian_killed_best",
-    "civilian_killed_high",
-    "civilian_injured_low",
-    "civilian_injured_best",
-    "civilian_injured_high",
-    "tags",
-    "status",
-    "verdict",
-    "in_agreement_zone",
-    "claim_count",
-    "external_ref",
-    "reported_by",
-    "created_at",
-    "updated_at",
-    "version",
-]
-SOURCE_COLS = [
-    "id",
-    "kind",
-    "title",
-    "publisher",
-    "author",
-    "url",
-    "published_at",
-    "retrieved_at",
-    "archive_url",
-    "sha256",
-    "language",
-    "reliability",
-    "confidential",
-    "editions",
-    "external_ref",
-    "created_by_org",
-    "created_at",
-    "updated_at",
-    "version",
-]
-CLAIM_COLS = [
-    "id",
-    "seq",
-    "violation_id",
-    "claimant_id",
-    "stance",
-    "responds_to_id",
-    "statement",
-    "language",
-    "translations",
-    "made_at",
-    "asserts",
-    "credibility",
-    "withdrawn_at",
-    "withdrawn_reason",
-    "withdrawn_by",
-    "created_by_org",
-    "created_at",
-    "updated_at",
-    "version",
-]
+# Every column of each table, in the order COPY is given them.
+VIOLATION_COLS = [c.name for c in Violation.__table__.columns]
+SOURCE_COLS = [c.name for c in Source.__table__.columns]
+CLAIM_COLS = [c.name for c in Claim.__table__.columns]
 TABLES = {
     "sources": SOURCE_COLS,
     "violations": VIOLATION_COLS,
@@ -476,9 +400,7 @@ def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, 
     at = _dt(data["occurred_at"])
     created = at + timedelta(hours=6)
     vid, sid, cid = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
-    values = flatten(
-        {**data, "occurred_at": at, "occurred_until": _dt(data.get("occurred_until"))}
-    )
+    values = flatten({**data, "occurred_at": at, "occurred_until": _dt(data.get("occurred_until"))})
     party = values.get("attributed_party_id")
     lat, lon = values["lat"], values["lon"]
     counter = i % 4 == 0 and party is not None
