@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from service import db
 from service.auth import Principal
-from service.core import audit, batch
+from service.core import audit, batch, bulk
 from service.models import AuditEntry, Claim, Source, Violation
 from service.resources.violations.schemas import ViolationCreateSchema
 from tests.conftest import error_fields, problem_of, unique
@@ -277,8 +277,9 @@ def _readback(caller, vid: str) -> dict:
 
 
 def test_a_batch_item_is_stored_exactly_as_a_single_post(reporter):
-    """The batch writes with one INSERT per table; what it stores must read back the same as
-    POST /v1/violations stores it: fields, derived status and history, claims, sources, audit."""
+    """A single POST writes its few rows in one statement per table; a batch chunk writes
+    enough rows that PostgreSQL gets them by COPY. What each stores must read back the same:
+    fields, derived status and history, claims, sources, audit."""
     zone = agreement(reporter)
     accused, accuser = party(reporter, kind="armed_force"), party(reporter, kind="state")
     other = party(reporter, kind="armed_group")
@@ -327,10 +328,15 @@ def test_a_batch_item_is_stored_exactly_as_a_single_post(reporter):
 
     single = reporter.post("/v1/violations", json=body("Shelling, the same twice"))
     assert single.status_code == 201, single.get_json()["errors"]
+    # Enough others in the chunk for every table to pass bulk.COPY_FROM rows.
+    others = [
+        violation_body(title=f"filler {i}", claims=[_inline_claim(accuser, publisher)])
+        for i in range(bulk.COPY_FROM)
+    ]
     batched = reporter.post(
-        "/v1/violations/batch", json={"items": [body("Shelling, the same twice")]}
+        "/v1/violations/batch", json={"items": [body("Shelling, the same twice"), *others]}
     )
-    [result] = batched.get_json()["results"]
+    result = batched.get_json()["results"][0]
     assert result["status"] == 201, result
     one, other_one = _readback(reporter, single.get_json()["id"]), _readback(reporter, result["id"])
     assert one["view"]["status"] == "disputed"

@@ -269,13 +269,15 @@ class Writer:
         An item that raises half-way leaves none of its rows behind in the chunk.
         """
         marks = {name: len(values) for name, values in vars(self.rows).items()}
-        sources, by_ref = dict(self.sources), dict(self.sources_by_ref)
         try:
             violation_id = self._add(data)
         except BaseException:
+            # The sources it created are no longer there to cite.
+            for row in self.rows.sources[marks["sources"] :]:
+                self.sources.pop(row["id"], None)
+                self.sources_by_ref.pop(row["external_ref"], None)
             for name, length in marks.items():
                 del getattr(self.rows, name)[length:]
-            self.sources, self.sources_by_ref = sources, by_ref
             raise
         self._last = marks
         return violation_id
