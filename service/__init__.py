@@ -143,15 +143,6 @@ def _register_hooks(app: Flask) -> None:
         if g.principal is not None and "\x00" in request.path:
             # No id holds U+0000, and PostgreSQL cannot even compare text holding it.
             return problem(404, "Not found", "No resource has U+0000 in its path.")
-        if (
-            g.principal is not None
-            and request.method == "PATCH"
-            and request.headers.get("If-Match", "").strip() == "*"
-        ):
-            # "*" matches any version: it would switch lost-update protection off.
-            return problem(
-                428, "Precondition required", "If-Match must carry the resource's ETag, not '*'."
-            )
         if request.method == "POST":
             return idempotency.begin(g.db, g.principal)
         return None

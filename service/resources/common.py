@@ -180,7 +180,8 @@ class Blueprint(flask_smorest.Blueprint):
 
     def _check_precondition(self):
         """428 without If-Match (flask-smorest), and also when its value is not an entity-tag
-        list (IF_MATCH_PATTERN, as the spec says): such a value names no version to check."""
+        list (IF_MATCH_PATTERN, as the spec says): such a value, `*` included (it matches any
+        version and would switch lost-update protection off), names no version to check."""
         value = request.headers.get("If-Match")
         if (
             request.method in self.METHODS_NEEDING_CHECK_ETAG
