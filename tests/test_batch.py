@@ -343,3 +343,102 @@ def test_a_batch_item_is_stored_exactly_as_a_single_post(reporter):
     assert one == other_one
     with db.session_scope(write=False) as session:
         assert audit.verify(session)["ok"]
+
+
+def test_a_batch_locks_the_audit_chain_only_at_commit(app, reporter, engine, is_postgres):
+    """While a batch writes its rows, other writers can still append to the audit chain: the
+    head is locked only when the batch commits, and then every entry is chained in order."""
+    if not is_postgres:
+        pytest.skip("SQLite serializes whole write transactions; there is no row lock to see")
+    from sqlalchemy import text
+
+    marker = unique("unlocked")
+    actor = Principal(org=reporter.org, role="reporter", key_id=None)
+    schema = ViolationCreateSchema()
+    items = [(i, schema.load(violation_body(title=f"{marker} {i}"))) for i in range(5)]
+    before = _count(AuditEntry)
+    with db.session_scope() as session:
+        results = batch.create_violations(session, actor, items, chunk_size=2)
+        assert [r.status for r in results] == [201] * 5
+        with engine.connect() as other:
+            other.execute(text("SET lock_timeout = '2s'"))
+            # Another writer takes and moves the head while the batch is still open.
+            other.execute(text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT"))
+            other.rollback()
+    assert _titled(marker) == 5
+    assert _count(AuditEntry) - before == 5
+    with db.session_scope(write=False) as session:
+        assert audit.verify(session)["ok"]
+
+
+def test_concurrent_batches_each_stand_whole_and_the_chain_verifies(app, reporter):
+    """Batches posted at once are written side by side: every item of each is recorded once,
+    each with its audit entry, and the chain verifies."""
+    import threading
+
+    marker = unique("side-by-side")
+    monitor = party(reporter, kind="monitor")
+    headers = {"Authorization": f"Bearer {reporter.key}"}
+    bodies = [
+        {
+            "items": [
+                violation_body(
+                    title=f"{marker} {b}-{i}",
+                    claims=[_inline_claim(monitor, unique("publisher"))],
+                )
+                for i in range(40)
+            ]
+        }
+        for b in range(3)
+    ]
+    statuses: list[list[int]] = [[] for _ in bodies]
+    barrier = threading.Barrier(len(bodies))
+
+    def post(b: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        resp = client.post("/v1/violations/batch", json=bodies[b], headers=headers)
+        statuses[b] = [r["status"] for r in resp.get_json()["results"]]
+
+    threads = [threading.Thread(target=post, args=(b,)) for b in range(len(bodies))]
+    before = _count(AuditEntry)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert statuses == [[201] * 40] * 3
+    assert _titled(marker) == 120
+    # Each item: its violation, its claim and the claim's inline source.
+    assert _count(AuditEntry) - before == 360
+    with db.session_scope(write=False) as session:
+        assert audit.verify(session)["ok"]
+
+
+def test_a_chunk_redone_item_by_item_reuses_sources_its_items_created(app, reporter):
+    """When the database refuses a chunk, its items are redone one by one; an item citing an
+    inline source (by external_ref) that an earlier item of that chunk created links to it
+    instead of failing on the duplicate."""
+    marker = unique("redo")
+    monitor = party(reporter, kind="monitor")
+    taken = f"test:{marker}"
+    shared = f"test:{marker}:source"
+    actor = Principal(org=reporter.org, role="reporter", key_id=None)
+    schema = ViolationCreateSchema()
+    items = []
+    for i in range(4):
+        data = schema.load(
+            violation_body(title=f"{marker} {i}", claims=[_inline_claim(monitor, "Publisher")])
+        )
+        data["claims"][0]["sources"][0]["source"]["external_ref"] = shared
+        if i in (1, 2):
+            data["external_ref"] = taken  # unique: item 2 cannot be inserted
+        items.append((i, data))
+    before = _count(AuditEntry)
+    with db.session_scope() as session:
+        results = batch.create_violations(session, actor, items)
+    assert [r.status for r in results] == [201, 201, 409, 201]
+    assert _count(Source, Source.external_ref == shared) == 1
+    # Three violations and their claims, and the one source.
+    assert _count(AuditEntry) - before == 7
+    with db.session_scope(write=False) as session:
+        assert audit.verify(session)["ok"]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..auth import Principal
 from ..errors import DomainError
-from . import audit, bulk, violations
+from . import bulk, violations
 
 MAX_ITEMS = 1000
 # Items written per SAVEPOINT and flush on the fast path; a failing chunk is redone item by item.
@@ -55,16 +55,19 @@ def _failure(index: int, exc: Exception) -> ItemResult:
 
 
 def _chunk_at_once(
-    session: Session, actor: Principal, chunk: Sequence[tuple[int, dict[str, Any]]], known
+    session: Session,
+    actor: Principal,
+    chunk: Sequence[tuple[int, dict[str, Any]]],
+    known,
+    entries: list[dict[str, Any]],
 ) -> list[ItemResult] | None:
     """The fast path: the whole chunk in one SAVEPOINT, one INSERT per table (core.bulk).
 
     An item whose references do not resolve is reported and left out before anything is
     written. When the database refuses the chunk (a constraint, a value it cannot store), the
-    chunk is rolled back and None answered, so that the caller redoes it item by item.
+    chunk is rolled back and None answered, so that the caller redoes it item by item. The
+    audit entries of a chunk that stands are added to `entries`.
     """
-    if audit.locked_head(session) is None:
-        return None  # called inside a SAVEPOINT that did not lock the head: item by item
     results: list[ItemResult] = []
     writer = bulk.Writer(session, actor, dict(known.sources), dict(known.sources_by_ref))
     for index, data in chunk:
@@ -77,11 +80,13 @@ def _chunk_at_once(
             results.append(_failure(index, exc))
         else:
             results.append(ItemResult(index=index, status=201, id=vid))
+    written: list[dict[str, Any]] = []
     try:
         with session.begin_nested():
-            writer.flush()
+            writer.flush(audit_into=written)
     except (IntegrityError, DataError):
         return None
+    entries.extend(written)
     # Inline sources this chunk created can be cited by external_ref in later chunks.
     known.sources.update(writer.sources)
     known.sources_by_ref.update(writer.sources_by_ref)
@@ -89,17 +94,27 @@ def _chunk_at_once(
 
 
 def _one_by_one(
-    session: Session, actor: Principal, chunk: Sequence[tuple[int, dict[str, Any]]], known
+    session: Session,
+    actor: Principal,
+    chunk: Sequence[tuple[int, dict[str, Any]]],
+    entries: list[dict[str, Any]],
 ) -> list[ItemResult]:
-    """The slow path: a SAVEPOINT per item, so a failing item is rolled back alone."""
+    """The slow path: a SAVEPOINT per item, so a failing item is rolled back alone.
+
+    Each item resolves its references afresh rather than from the batch's prefetch: it then
+    finds the sources that earlier items of this chunk created, and those that another writer
+    committed since the prefetch (a shared external_ref, which made the chunk fail).
+    """
     results: list[ItemResult] = []
     for index, data in chunk:
+        written: list[dict[str, Any]] = []
         try:
             with session.begin_nested():
-                violation = violations.create(session, actor, data, known=known)
+                violation = violations.create(session, actor, data, audit_into=written)
         except (DomainError, IntegrityError, DataError) as exc:
             results.append(_failure(index, exc))
         else:
+            entries.extend(written)
             results.append(ItemResult(index=index, status=201, id=violation.id))
     return results
 
@@ -118,20 +133,23 @@ def create_violations(
     at a time (one SAVEPOINT and one INSERT per table per chunk, core.bulk); a chunk in which
     something fails at the database is rolled back and redone through violations.create with
     a SAVEPOINT per item. Nothing is committed here.
+
+    The audit entries of every item that stands are appended in one go after the last chunk,
+    at commit where that is safe (bulk.append_audit): the chain head is locked only then, so
+    concurrent batches build and write their rows side by side, and the head row is written
+    once per batch (PostgreSQL slows down quadratically on one row updated again and again
+    within one transaction).
     """
     if not items:
         return []
     known = bulk.prefetch(session, (data for _index, data in items))
-    if not session.in_nested_transaction():
-        # Held until commit anyway: taken once here rather than once per audit entry, and the
-        # head row is then written once per chunk instead of once per item (PostgreSQL slows
-        # down quadratically on one row updated again and again within one transaction).
-        audit.lock_head(session)
+    entries: list[dict[str, Any]] = []
     results: list[ItemResult] = []
     for start in range(0, len(items), chunk_size):
         chunk = items[start : start + chunk_size]
-        done = _chunk_at_once(session, actor, chunk, known)
+        done = _chunk_at_once(session, actor, chunk, known, entries)
         if done is None:
-            done = _one_by_one(session, actor, chunk, known)
+            done = _one_by_one(session, actor, chunk, entries)
         results.extend(done)
+    bulk.append_audit(session, entries)
     return results

@@ -6,9 +6,10 @@ violation or of a whole chunk (violations, affected parties, status changes, cla
 sources and their links, search documents, audit entries) are built as plain values and
 written with one statement per table, then the audit head is moved once.
 
-The caller has checked each item's references (violations.check_new). The audit head is
-locked here unless the caller holds it already (audit.lock_head, once for a whole batch). A
-failure at the database raises, and the caller rolls back the SAVEPOINT around the chunk.
+The caller has checked each item's references (violations.check_new). The audit entries go
+with the rows, or are handed to the caller (a batch appends those of all its chunks at once,
+see append_audit). A failure at the database raises, and the caller rolls back the SAVEPOINT
+around the chunk.
 """
 
 from __future__ import annotations
@@ -472,7 +473,9 @@ class Writer:
         self.rows.audit.append(audit.new_row(self.actor, "create", "claim", cid, summary, vid))
         return _Claim(id=cid, claimant_id=row["claimant_id"], stance=row["stance"], sources=links)
 
-    def flush(self, *, defer_audit: bool = False) -> None:
+    def flush(
+        self, *, defer_audit: bool = False, audit_into: list[dict[str, Any]] | None = None
+    ) -> None:
         """Write the rows built so far, one statement per table, and their audit entries.
 
         On PostgreSQL, tables with many rows are sent by COPY and the others in one pipeline
@@ -482,6 +485,8 @@ class Writer:
         defer_audit: outside any SAVEPOINT, the audit entries are appended when the transaction
         commits (write_deferred), so that the chain head is locked for two round trips instead
         of for the rest of the request: concurrent creates then wait on each other only there.
+        audit_into: the entries are not written but added to this list, for the caller to
+        append once what they record is certain to stay (append_audit).
         """
         session = self.session
         rows, self.rows = self.rows, Rows()
@@ -494,12 +499,10 @@ class Writer:
             (StatusChange.__table__, rows.status_changes),
             (ViolationSearch.__table__, rows.searches),
         ]
-        deferred = (
-            defer_audit
-            and not session.in_nested_transaction()
-            and audit.locked_head(session) is None
-        )
-        if deferred:
+        if audit_into is not None:
+            _write(session, data)
+            audit_into.extend(rows.audit)
+        elif defer_audit and _can_defer(session):
             _write(session, data)
             session.info.setdefault(_DEFERRED, []).extend(rows.audit)
         else:
@@ -507,6 +510,26 @@ class Writer:
 
 
 _DEFERRED = "bulk.deferred_audit"
+
+
+def _can_defer(session: Session) -> bool:
+    """Entries can wait for the commit only outside any SAVEPOINT (one rolled back later would
+    leave entries for rows that are gone) and when the head is not held for the transaction
+    already (then appending at once costs no extra lock time)."""
+    return not session.in_nested_transaction() and audit.locked_head(session) is None
+
+
+def append_audit(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Append entries that flush(audit_into=...) handed over: at commit where that is safe
+    (see _can_defer), else now. A batch appends those of all its chunks in one go, so the chain
+    head is locked and moved once, at commit, and concurrent batches wait on each other only
+    for that."""
+    if not entries:
+        return
+    if _can_defer(session):
+        session.info.setdefault(_DEFERRED, []).extend(entries)
+    else:
+        _write(session, [], entries)
 
 
 def write_deferred(session: Session) -> None:

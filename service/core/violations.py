@@ -213,13 +213,19 @@ def check_new(
 
 
 def create(
-    session: Session, actor: Principal, data: dict[str, Any], *, known: bulk.KnownRefs | None = None
+    session: Session,
+    actor: Principal,
+    data: dict[str, Any],
+    *,
+    known: bulk.KnownRefs | None = None,
+    audit_into: list[dict[str, Any]] | None = None,
 ) -> bulk.Made:
     """Record a violation and its inline claims (all or nothing: the caller's transaction).
 
     known: the references a batch has resolved for all its items (else resolved here, one
     query per kind). The rows are written by core.bulk, one statement per table, as a batch
     writes them; the answer holds what was written (the violation, its claims, its history).
+    audit_into: the audit entries are handed to the caller instead (see bulk.append_audit).
     """
     known = known or bulk.prefetch(session, [data])
     check_new(session, data, known_parties=known.parties, known_sources=known.sources)
@@ -227,7 +233,7 @@ def create(
     writer = bulk.Writer(session, actor, dict(known.sources), dict(known.sources_by_ref))
     writer.add(data)
     made = writer.made()
-    writer.flush(defer_audit=True)
+    writer.flush(defer_audit=True, audit_into=audit_into)
     return made
 
 
