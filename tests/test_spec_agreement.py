@@ -346,6 +346,20 @@ def test_change_feed_position_beyond_what_the_database_holds_is_422(reporter):
         ("/v1/agreements", {"title": "T", "description": "\x00"}, "description"),
         ("/v1/violations", {"tags": ["ok", "n\x00"]}, "tags.1"),
         ("/v1/violations", {"location": {"name": "\x00"}}, "location.name"),
+        (
+            "/v1/violations",
+            {
+                "claims": [
+                    {
+                        "claimant": "turkey",
+                        "stance": "denies",
+                        "statement": "No.",
+                        "sources": [{"source": {"kind": "other", "title": "T\x00"}}],
+                    }
+                ]
+            },
+            "claims.0.sources.0.source.title",
+        ),
     ],
 )
 def test_text_with_nul_is_422_naming_the_field(reporter, path, body, field):
