@@ -221,7 +221,8 @@ class Violation(Base):
     location_precision: Mapped[str | None] = mapped_column(String(8))
     agreement_id: Mapped[str | None] = mapped_column(ForeignKey("agreements.id"), index=True)
     provisions: Mapped[list[Any]] = mapped_column(default=list)
-    attributed_party_id: Mapped[str | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    # Indexed by ix_violations_attributed_party_created, which leads with it.
+    attributed_party_id: Mapped[str | None] = mapped_column(ForeignKey("parties.id"))
     killed_low: Mapped[int | None]
     killed_best: Mapped[int | None]
     killed_high: Mapped[int | None]
@@ -286,10 +287,12 @@ class Claim(Base):
     __tablename__ = "claims"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
-    # Insertion order within the ledger; claims are listed in the order they were recorded.
-    seq: Mapped[int] = mapped_column(Integer, index=True)
+    # Position among its violation's claims (1, 2, ...): they are listed in the order recorded.
+    # Read only together with violation_id, so it has no index of its own.
+    seq: Mapped[int] = mapped_column(Integer)
     violation_id: Mapped[str] = mapped_column(ForeignKey("violations.id"), index=True)
-    claimant_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    # Indexed by ix_claims_claimant_violation, which leads with it.
+    claimant_id: Mapped[str] = mapped_column(ForeignKey("parties.id"))
     stance: Mapped[str] = mapped_column(String(16))
     responds_to_id: Mapped[str | None] = mapped_column(ForeignKey("claims.id"))
     statement: Mapped[str] = mapped_column(Text)
