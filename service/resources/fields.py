@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -69,12 +70,22 @@ class LanguageTag(ma.fields.String):
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        import langcodes
-
         value = super()._deserialize(value, attr, data, **kwargs)
-        if not _LANGUAGE_TAG.fullmatch(value) or not langcodes.tag_is_valid(value):
+        standard = _standard_tag(value)
+        if standard is None:
             raise ma.ValidationError("is not a registered BCP 47 language tag such as ar or pt-BR")
-        return langcodes.standardize_tag(value)
+        return standard
+
+
+@functools.lru_cache(maxsize=4096)
+def _standard_tag(value: str) -> str | None:
+    """The standardized form of a registered tag, else None: remembered, since a batch names the
+    same few languages hundreds of times and each look-up in the registry costs microseconds."""
+    import langcodes
+
+    if not _LANGUAGE_TAG.fullmatch(value) or not langcodes.tag_is_valid(value):
+        return None
+    return langcodes.standardize_tag(value)
 
 
 # Times are kept in UTC: the first and last day of the calendar Python can hold are refused,
@@ -199,6 +210,25 @@ class JSONNumber(ma.fields.Float):
 NUL_REASON = "must not contain the NUL character (U+0000)"
 
 
+def _has_nul(data) -> bool:
+    """Whether any string (value or key) in `data` holds a NUL character; the common answer, no,
+    found without building the paths _nul_paths names."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, Mapping):
+            for key in value:
+                if isinstance(key, str) and "\x00" in key:
+                    return True
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    return False
+
+
 def _nul_paths(data, path: str = ""):
     """Dotted paths of the strings (values or keys) in `data` that hold a NUL character."""
     if isinstance(data, str):
@@ -235,8 +265,8 @@ class NoNul(ma.Schema):
             return super().load(data, **kwargs)
         if isinstance(data, Mapping):
             data_to_check = {k: v for k, v in data.items() if k not in self.NUL_UNCHECKED}
-            found = {where: [NUL_REASON] for where in _nul_paths(data_to_check)}
-            if found:
+            if _has_nul(data_to_check):
+                found = {where: [NUL_REASON] for where in _nul_paths(data_to_check)}
                 raise ma.ValidationError(found)
         token = _NUL_CHECKED.set(True)
         try:
@@ -271,13 +301,12 @@ class InputSchema(NoNul):
     @ma.pre_load
     def _refuse_server_owned(self, data, **kwargs):
         if isinstance(data, dict):
-            owned = {
-                k: ["is set by the server and cannot be sent"]
-                for k in data
-                if k in self.SERVER_OWNED and k not in self.fields
-            }
-            if owned:
-                raise ma.ValidationError(owned)
+            refused = self.__dict__.get("_refused")
+            if refused is None:  # once per schema instance: its fields do not change
+                refused = self._refused = frozenset(self.SERVER_OWNED) - set(self.fields)
+            if not refused.isdisjoint(data):
+                reason = "is set by the server and cannot be sent"
+                raise ma.ValidationError({k: [reason] for k in data if k in refused})
         return data
 
 
