@@ -30,7 +30,9 @@ from .models import IdempotencyKey, utcnow
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
 CLAIM_WAIT = "200ms"
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# 1 to 255 visible ASCII characters (U+0021 to U+007E), as the spec's pattern says.
+KEY_PATTERN = r"^[!-~]{1,255}$"
+_KEY = re.compile(KEY_PATTERN)
 REPLAYED_HEADERS = ("Content-Type", "ETag", "Location", "Link")
 
 

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -496,6 +497,10 @@ def _prepare(case) -> None:
     # say; a made-up one is rightly 422. Valid cases go without; invalid ones still send theirs.
     if case.query and "cursor" in case.query:
         del case.query["cursor"]
+    # A drawn Idempotency-Key repeats across different requests, which the service rightly
+    # refuses (422: the key was used with another request). A client sends a fresh one each.
+    if case.headers and "Idempotency-Key" in case.headers:
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
     for name in list(case.path_parameters or {}):
         cycle = LIVE["cycles"].get(name)
         target = next(cycle) if cycle is not None else None

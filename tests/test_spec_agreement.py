@@ -449,3 +449,40 @@ def test_longest_query_the_spec_allows_fits_the_request_line():
             query = sum(len(p["name"]) + 2 + _longest_value(p["schema"]) for p in params)
             line = len(f"{method.upper()} {path}? HTTP/1.1") + 36 * path.count("{") + query
             assert line <= limit, f"{method.upper()} {path}: {line} > {limit}"
+
+
+# --- Idempotency-Key: every authenticated POST takes one ----------------------------------
+
+
+def test_every_authenticated_post_documents_the_idempotency_key():
+    """The service honours the header on every authenticated POST; the spec says so on each,
+    with the 409 of a retry while the first request runs."""
+    posts = [
+        (path, op)
+        for path, item in SPEC["paths"].items()
+        for method, op in item.items()
+        if method == "post" and "401" in op["responses"]
+    ]
+    assert posts
+    for path, op in posts:
+        refs = [p.get("$ref") for p in op.get("parameters", [])]
+        assert "#/components/parameters/IDEMPOTENCY_KEY" in refs, path
+        assert {"409", "422"} <= set(op["responses"]), path
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        ("batch-2018-11-09/1", True),
+        ("~" * 255, True),
+        ("x" * 256, False),
+        ("with space", False),
+        ("naïve", False),
+    ],
+)
+def test_idempotency_keys_the_spec_allows_are_taken(reporter, key, valid):
+    key = key if not valid or len(key) == 255 else f"{key}-{unique('k')}"
+    pointer = param_schema("/v1/parties", "post", "Idempotency-Key")
+    assert spec_accepts(pointer, key) is valid
+    resp = reporter.post("/v1/parties", json=PartyPayload(), headers={"Idempotency-Key": key})
+    agree(resp, valid, "headers.Idempotency-Key")

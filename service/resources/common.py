@@ -17,7 +17,7 @@ from flask_smorest.etag import _get_etag_ctx
 from flask_smorest.exceptions import PreconditionRequired
 from flask_smorest.utils import deepupdate, prepare_response
 
-from .. import auth
+from .. import auth, idempotency
 from ..paging import CURSOR_PATTERN, MAX_CURSOR_LENGTH
 from .fields import json_keywords
 
@@ -114,6 +114,22 @@ class Api(flask_smorest.Api):
         }
         self.spec.components.parameter("IF_MATCH", "header", if_match, lazy=True)
         self.spec.components.header("ETAG", fs_etag.ETAG_HEADER, lazy=True)
+        self.spec.components.parameter(
+            "IDEMPOTENCY_KEY",
+            "header",
+            {
+                "name": idempotency.HEADER,
+                "required": False,
+                "description": "Any unique text of yours for this request, so that it can be "
+                "retried safely: for 24 hours the same key and the same request answer the first "
+                "response again, with `Idempotent-Replayed: true`, instead of doing it twice. The "
+                "same key with another request is 422; a retry while the first still runs is "
+                "409. Keys are per organisation.",
+                "schema": {"type": "string", "pattern": idempotency.KEY_PATTERN, "maxLength": 255},
+                "example": "3b2f7c1e-batch-2018-11-09",
+            },
+            lazy=True,
+        )
 
     def _register_responses(self):
         for status in http.HTTPStatus:
@@ -174,6 +190,10 @@ class Blueprint(flask_smorest.Blueprint):
             codes.add(422)
         if "requestBody" in doc:
             codes.update({400, 413, 415})
+        if method.upper() == "POST" and role is not None:
+            # Every authenticated POST takes an Idempotency-Key (service.idempotency).
+            codes.update({409, 422})
+            doc.setdefault("parameters", []).append("IDEMPOTENCY_KEY")
         codes.update(doc_info.get("extra_errors", ()))
         responses = {c: _name(c) for c in sorted(codes)}
         return deepupdate(doc, {"responses": responses})
