@@ -48,8 +48,8 @@ WRK_THREADS = os.environ.get("WRK_THREADS", "2")
 WRK_CONNECTIONS = os.environ.get("WRK_CONNECTIONS", "16")
 WRK_DURATION = os.environ.get("WRK_DURATION", "15s")
 WRK_ARGS = ["-t", WRK_THREADS, "-c", WRK_CONNECTIONS, "-d", WRK_DURATION, "--timeout", "30s"]
-# Batches of 500 take seconds each and queue on the audit chain's head lock: 16 connections would
-# only queue (and leave minutes of work behind when wrk stops), so one connection per worker.
+# A batch of 500 keeps a worker's CPU busy (threads of one worker share its interpreter lock):
+# 16 connections would only queue (and leave work behind when wrk stops), so one per worker.
 BATCH_WRK_ARGS = [
     "-t",
     "2",
