@@ -1,6 +1,7 @@
 """Integrity: idempotent POSTs, lost updates, rate limits, a tamper-evident audit log, and
 database trouble answered with 503."""
 
+import json
 import threading
 import time
 from datetime import timedelta
@@ -362,3 +363,32 @@ def test_a_statement_bug_on_sqlite_is_500_not_503(make_app, tmp_path, reader):
     resp = broken.test_client().get("/v1/parties", headers={"Authorization": "Bearer cl_x"})
     assert resp.status_code == 500
     assert resp.mimetype == "application/problem+json"
+
+
+def test_an_entry_hashes_the_same_whether_its_changes_text_was_made_once_or_not():
+    """Writers hash entries around the JSON text of their changes made once (audit.Changes);
+    verify hashes the value read back. Both must give the same hash for any changes."""
+    from datetime import UTC, datetime
+
+    from service.core import audit
+
+    changes = {
+        "fields": {
+            "title": 'Shelling of "Halfaya" \\ Ḥalfāyā',
+            "occurred_at": datetime(2018, 11, 9, 22, 0, tzinfo=UTC),
+            "lat": 35.26,
+            "killed": 22,
+            "tags": ("a", "b"),
+            "nested": {"z": None, "a": [1.5, True, {"ب": "ع"}]},
+        },
+        "b": [],
+        "a": {},
+    }
+    row = audit.new_row(None, "create", "violation", "v-1", changes, "v-1")
+    # A whole second: isoformat() would then leave the microseconds out, the hash keeps them.
+    row.update(seq=7, prev_hash="0" * 64, at=datetime(2018, 11, 10, tzinfo=UTC))
+    assert isinstance(row["changes"], audit.Changes)
+    plain = {**row, "changes": json.loads(json.dumps(dict(row["changes"])))}
+    assert audit.hash_of(row) == audit.hash_of(plain)
+    # What is stored is the value the hash covers.
+    assert json.loads(row["changes"].text) == audit._jsonable(changes)

@@ -46,8 +46,41 @@ def entry_hash(entry: AuditEntry) -> str:
     )
 
 
+def _js(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Changes(dict):
+    """An entry's `changes` as JSON gives them back, with their canonical text (sorted keys,
+    compact, not ASCII-escaped) made once: the entry's hash embeds that text, and PostgreSQL
+    stores it (core.bulk), instead of the value being encoded again for each."""
+
+    __slots__ = ("text",)
+
+    @classmethod
+    def of(cls, changes: dict[str, Any]) -> Changes:
+        text = json.dumps(
+            changes, default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        made = cls(json.loads(text))
+        made.text = text
+        return made
+
+
 def hash_of(row: dict[str, Any]) -> str:
     """The hash of one entry given as its column values (`changes` already JSON-able)."""
+    changes = row["changes"]
+    if isinstance(changes, Changes):
+        # The canonical text of the payload below, built around the text made once.
+        canonical = (
+            f'{{"action":{_js(row["action"])},"actor_key":{_js(row["actor_key"])},'
+            f'"actor_org":{_js(row["actor_org"])},'
+            f'"at":"{row["at"].isoformat(timespec="microseconds")}","changes":{changes.text},'
+            f'"entity":{_js(row["entity"])},"entity_id":{_js(row["entity_id"])},'
+            f'"prev_hash":{_js(row["prev_hash"])},"seq":{_js(row["seq"])},'
+            f'"violation_id":{_js(row["violation_id"])}}}'
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     payload = {
         "seq": row["seq"],
         "at": row["at"].isoformat(timespec="microseconds"),
@@ -60,8 +93,7 @@ def hash_of(row: dict[str, Any]) -> str:
         "changes": row["changes"],
         "prev_hash": row["prev_hash"],
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_js(payload).encode("utf-8")).hexdigest()
 
 
 def new_row(
@@ -81,7 +113,7 @@ def new_row(
         "entity": entity,
         "entity_id": entity_id,
         "violation_id": violation_id,
-        "changes": _jsonable(changes or {}),
+        "changes": Changes.of(changes or {}),
     }
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, event, insert, select, update
+from sqlalchemy import JSON, Connection, Table, bindparam, event, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -610,14 +610,26 @@ _PROCESSORS: dict[tuple[str, str, tuple[str, ...]], list] = {}
 
 
 def _processed(table: Table, columns: list[str], dialect):
-    """(column, bind processor or None) pairs: values are sent as SQLAlchemy would send them."""
+    """(column, bind processor or None) pairs: values are sent as SQLAlchemy would send them,
+    except audit changes whose JSON text is made already (audit.Changes), sent as that text."""
     key = (dialect.name, table.name, tuple(columns))
     if key not in _PROCESSORS:
-        _PROCESSORS[key] = [
-            (name, table.c[name].type._cached_bind_processor(dialect) if name in table.c else None)
-            for name in columns
-        ]
+        pairs = []
+        for name in columns:
+            column = table.c.get(name)
+            process = column.type._cached_bind_processor(dialect) if column is not None else None
+            if process is not None and isinstance(column.type, JSON):
+                process = _json_or_text(process)
+            pairs.append((name, process))
+        _PROCESSORS[key] = pairs
     return _PROCESSORS[key]
+
+
+def _json_or_text(process):
+    def processed(value):
+        return value.text if type(value) is audit.Changes else process(value)
+
+    return processed
 
 
 _STATEMENTS: dict[tuple[str, tuple[str, ...]], str] = {}
