@@ -392,3 +392,47 @@ def test_an_entry_hashes_the_same_whether_its_changes_text_was_made_once_or_not(
     assert audit.hash_of(row) == audit.hash_of(plain)
     # What is stored is the value the hash covers.
     assert json.loads(row["changes"].text) == audit._jsonable(changes)
+
+
+@pytest.mark.parametrize("where", ["_pipeline", "_copy"])
+def test_a_connection_lost_mid_write_is_503_and_the_next_request_works(
+    app, reporter, engine, is_postgres, monkeypatch, where
+):
+    """The database connection dies while a create's rows are being sent (a restart, a failover):
+    the answer is 503 with Retry-After, not 500, nothing of it stays, and the next request gets
+    a fresh connection."""
+    if not is_postgres:
+        pytest.skip("the pipelined and COPY writers are PostgreSQL's; SQLite has no connection")
+    from sqlalchemy import text
+
+    from service.core import bulk
+
+    real = getattr(bulk, where)
+    killed = []
+
+    def cut_then_write(connection, *args):
+        if not killed:
+            pid = connection.connection.driver_connection.info.backend_pid
+            with engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            killed.append(pid)
+        return real(connection, *args)
+
+    monkeypatch.setattr(bulk, where, cut_then_write)
+    marker = unique("lost")
+    # Enough claims that the claims table goes by COPY as well.
+    monitor = party(reporter, kind="monitor")
+    claims = [
+        {"claimant": monitor, "stance": "alleges", "statement": f"Shells fell, report {i}."}
+        for i in range(bulk.COPY_FROM)
+    ]
+    resp = reporter.post("/v1/violations", json=violation_body(title=marker, claims=claims))
+    assert killed, f"{where} was not reached"
+    assert resp.status_code == 503, resp.get_json()
+    assert resp.mimetype == "application/problem+json"
+    assert int(resp.headers["Retry-After"]) >= 1
+    assert _count_titled(app, marker) == 0
+    monkeypatch.setattr(bulk, where, real)
+    again = reporter.post("/v1/violations", json=violation_body(title=marker))
+    assert again.status_code == 201, again.get_json()
+    assert _count_titled(app, marker) == 1

@@ -592,17 +592,21 @@ def _write(
             audit.advance(session, head, seq, last_hash)
 
 
-def _raise_as_sqlalchemy(exc, statement: str, dialect, raw):
+def _raise_as_sqlalchemy(exc, statement: str, connection: Connection, raw):
     """The same exception class SQLAlchemy raises for this error on an INSERT (a constraint:
-    IntegrityError; a lost connection: OperationalError, which the API answers with 503)."""
+    IntegrityError; a lost connection: OperationalError, which the API answers with 503).
+
+    A lost connection is also invalidated, as SQLAlchemy does for its own statements: the
+    session's rollback then lets go of it instead of trying the dead connection and failing
+    (which turned the 503 into a 500), and the pool opens a new one.
+    """
     import psycopg
 
+    lost = connection.dialect.is_disconnect(exc, raw, None)
+    if lost:
+        connection.invalidate(exc)
     raise DBAPIError.instance(
-        statement,
-        None,
-        exc,
-        psycopg.Error,
-        connection_invalidated=dialect.is_disconnect(exc, raw, None),
+        statement, None, exc, psycopg.Error, connection_invalidated=lost
     ) from exc
 
 
@@ -680,7 +684,7 @@ def _pipeline(connection: Connection, work: list[tuple[Table, list[dict[str, Any
                     ],
                 )
     except psycopg.Error as exc:
-        _raise_as_sqlalchemy(exc, statement, dialect, raw)
+        _raise_as_sqlalchemy(exc, statement, connection, raw)
 
 
 def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -708,4 +712,4 @@ def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> N
                     ]
                 )
     except psycopg.Error as exc:
-        _raise_as_sqlalchemy(exc, statement, dialect, raw)
+        _raise_as_sqlalchemy(exc, statement, connection, raw)
