@@ -24,11 +24,6 @@ def _iso(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be recorded in the audit log")
 
 
-def _jsonable(value: Any) -> Any:
-    """The value as JSON would give it back: times as ISO 8601 text, tuples as lists."""
-    return json.loads(json.dumps(value, default=_iso, ensure_ascii=False))
-
-
 def entry_hash(entry: AuditEntry) -> str:
     return hash_of(
         {
@@ -127,12 +122,9 @@ class Head:
 
 
 def head_values(session: Session) -> Head:
-    """The head locked for this transaction by lock_head, else locked here (FOR UPDATE) and
-    read as plain values: cheaper than loading the mapped object, for writers that move the
-    head themselves (advance)."""
-    held = _locked_head(session)
-    if held is not None:
-        return Head(held.id, held.seq, held.hash)
+    """The head, locked here (FOR UPDATE) until the end of the transaction and read as plain
+    values: cheaper than loading the mapped object, for writers that move the head themselves
+    (advance)."""
     table = AuditHead.__table__
     row = session.execute(
         select(table.c.id, table.c.seq, table.c.hash).where(table.c.id == 1).with_for_update()
@@ -186,17 +178,10 @@ def record(
     from .bulk import write_deferred  # bulk imports this module
 
     write_deferred(session)  # entries of earlier writes first, in order
-    head = _locked_head(session) or head_for_update(session)
+    head = head_for_update(session)
     entry = AuditEntry(
+        **new_row(actor, action, entity, entity_id, changes, violation_id),
         seq=head.seq + 1,
-        at=utcnow(),
-        actor_org=actor.org if actor else None,
-        actor_key=actor.key_id if actor else None,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        violation_id=violation_id,
-        changes=_jsonable(changes or {}),
         prev_hash=head.hash,
     )
     entry.hash = entry_hash(entry)
@@ -211,38 +196,6 @@ def head_for_update(session: Session) -> AuditHead:
     return session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one()
-
-
-_LOCKED_HEAD = "audit.locked_head"
-
-
-def lock_head(session: Session) -> AuditHead:
-    """Lock the chain head once for the rest of the current transaction (bulk writers).
-
-    record() then reuses the locked row instead of selecting it FOR UPDATE for every entry.
-    Call it outside any SAVEPOINT: a row lock taken inside one is released when that savepoint
-    is rolled back.
-    """
-    if session.in_nested_transaction():
-        raise RuntimeError("lock the audit head outside any SAVEPOINT")
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
-    session.info[_LOCKED_HEAD] = (session.get_transaction(), head)
-    return head
-
-
-def locked_head(session: Session) -> AuditHead | None:
-    """The head locked by lock_head in the current transaction, if any."""
-    return _locked_head(session)
-
-
-def _locked_head(session: Session) -> AuditHead | None:
-    held = session.info.get(_LOCKED_HEAD)
-    # Only within the transaction that took the lock; a commit or rollback ends it.
-    if held is not None and held[0] is session.get_transaction() and held[0].is_active:
-        return held[1]
-    return None
 
 
 def verify(session: Session, batch: int = 5000) -> dict[str, Any]:

@@ -513,10 +513,9 @@ _DEFERRED = "bulk.deferred_audit"
 
 
 def _can_defer(session: Session) -> bool:
-    """Entries can wait for the commit only outside any SAVEPOINT (one rolled back later would
-    leave entries for rows that are gone) and when the head is not held for the transaction
-    already (then appending at once costs no extra lock time)."""
-    return not session.in_nested_transaction() and audit.locked_head(session) is None
+    """Entries can wait for the commit only outside any SAVEPOINT: one rolled back later would
+    leave entries for rows that are gone."""
+    return not session.in_nested_transaction()
 
 
 def append_audit(session: Session, entries: list[dict[str, Any]]) -> None:
