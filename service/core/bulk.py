@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from ..auth import Principal
 from ..models import (
-    CASUALTY_COLUMNS,
     AffectedParty,
     Agreement,
     AuditEntry,
@@ -198,28 +197,8 @@ _IN_CHUNK = 5000
 # Rows of one table from which PostgreSQL gets them by COPY rather than by INSERT.
 COPY_FROM = 32
 
-# Every column a new row of each table sets; the rest take their column defaults (or NULL).
-_VIOLATION_COLUMNS = (
-    "title",
-    "description",
-    "category",
-    "occurred_at",
-    "occurred_until",
-    "date_precision",
-    "provisions",
-    "tags",
-    "external_ref",
-    "agreement_id",
-    "attributed_party_id",
-    "location_name",
-    "admin1",
-    "admin2",
-    "country",
-    "lat",
-    "lon",
-    "location_precision",
-    *CASUALTY_COLUMNS,
-)
+# Every column a new row of each table sets (for violations: violations.FLAT_COLUMNS, read
+# when used since that module imports this one); the rest take their defaults (or NULL).
 _VIOLATION_DEFAULTS = {"date_precision": "exact", "provisions": list, "tags": list}
 _SOURCE_COLUMNS = tuple(
     c.key
@@ -317,7 +296,7 @@ class Writer:
         now = utcnow()
         vid = new_uuid()
         values = violations.flatten(data)
-        row = _full(values, _VIOLATION_COLUMNS, _VIOLATION_DEFAULTS)
+        row = _full(values, violations.FLAT_COLUMNS, _VIOLATION_DEFAULTS)
         agreement = (
             self.session.get(Agreement, data["agreement"]) if data.get("agreement") else None
         )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..auth import Principal
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..models import (
+    CASUALTY_COLUMNS,
     AffectedParty,
     Agreement,
     AuditEntry,
@@ -40,6 +41,26 @@ CASUALTY_GROUPS = {
     ("civilian", "injured"): "civilian_injured",
 }
 FIGURES = ("low", "best", "high")
+# Fields stored as sent, in a column of the same name.
+_PLAIN_FIELDS = (
+    "title",
+    "description",
+    "category",
+    "occurred_at",
+    "occurred_until",
+    "date_precision",
+    "provisions",
+    "tags",
+    "external_ref",
+)
+# Every column flatten can set.
+FLAT_COLUMNS = (
+    *_PLAIN_FIELDS,
+    "agreement_id",
+    "attributed_party_id",
+    *LOCATION_COLUMNS.values(),
+    *CASUALTY_COLUMNS,
+)
 
 
 def get(session: Session, violation_id: str, *, lock: bool = False) -> Violation:
@@ -87,17 +108,7 @@ def zone_membership(
 def flatten(data: dict[str, Any]) -> dict[str, Any]:
     """Public shape -> column values, for the fields present in `data`."""
     out: dict[str, Any] = {}
-    for field in (
-        "title",
-        "description",
-        "category",
-        "occurred_at",
-        "occurred_until",
-        "date_precision",
-        "provisions",
-        "tags",
-        "external_ref",
-    ):
+    for field in _PLAIN_FIELDS:
         if field in data:
             out[field] = data[field]
     if "agreement" in data:

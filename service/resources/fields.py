@@ -298,12 +298,15 @@ class InputSchema(NoNul):
         "violation_id",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The server-owned names this schema does not take as fields of its own.
+        self._refused = frozenset(self.SERVER_OWNED) - set(self.fields)
+
     @ma.pre_load
     def _refuse_server_owned(self, data, **kwargs):
         if isinstance(data, dict):
-            refused = self.__dict__.get("_refused")
-            if refused is None:  # once per schema instance: its fields do not change
-                refused = self._refused = frozenset(self.SERVER_OWNED) - set(self.fields)
+            refused = self._refused
             if not refused.isdisjoint(data):
                 reason = "is set by the server and cannot be sent"
                 raise ma.ValidationError({k: [reason] for k in data if k in refused})
