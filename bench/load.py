@@ -279,29 +279,35 @@ def prepare_schema(n: int, secret: str) -> tuple[str, str]:
 
 
 class Chain:
-    """The audit chain, continued from its head exactly as service.core.audit.record does.
-
-    The canonical text that service.core.audit.entry_hash hashes (sorted keys, compact, not
-    ASCII-escaped) is built here directly, reusing the JSON of `changes`, which is also what is
-    stored: one json.dumps per entry instead of three. test_chain() checks it against
-    entry_hash.
+    """The audit chain, continued from its head as the service's writers do: each entry's
+    changes are encoded once (service.core.audit.Changes), hashed by audit.hash_of around that
+    text, and stored as it. test_chain() checks the hashes against audit.entry_hash.
     """
 
     def __init__(self, seq: int, head: str, actor_org: str, actor_key: str) -> None:
         self.seq, self.hash = seq, head
         self.actor_org, self.actor_key = actor_org, actor_key
-        self._actor = f'"actor_key":{_js(actor_key)},"actor_org":{_js(actor_org)},'
         self.rows: list[tuple] = []
 
     def record(self, at, action, entity, entity_id, changes, violation_id=None) -> None:
+        from service.core.audit import Changes, hash_of
+
         seq = self.seq + 1
-        changes_json = _js(changes)
-        canonical = (
-            f'{{"action":{_js(action)},{self._actor}"at":"{at.isoformat(timespec="microseconds")}"'
-            f',"changes":{changes_json},"entity":{_js(entity)},"entity_id":{_js(entity_id)}'
-            f',"prev_hash":"{self.hash}","seq":{seq},"violation_id":{_js(violation_id)}}}'
+        value = Changes.of(changes)
+        digest = hash_of(
+            {
+                "seq": seq,
+                "at": at,
+                "actor_org": self.actor_org,
+                "actor_key": self.actor_key,
+                "action": action,
+                "entity": entity,
+                "entity_id": entity_id,
+                "violation_id": violation_id,
+                "changes": value,
+                "prev_hash": self.hash,
+            }
         )
-        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         self.rows.append(
             (
                 seq,
@@ -312,16 +318,12 @@ class Chain:
                 entity,
                 entity_id,
                 violation_id,
-                changes_json,
+                value.text,
                 self.hash,
                 digest,
             )
         )
         self.seq, self.hash = seq, digest
-
-
-def _js(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def test_chain() -> None:
