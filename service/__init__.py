@@ -143,8 +143,6 @@ def _register_hooks(app: Flask) -> None:
         if g.principal is not None and "\x00" in request.path:
             # No id holds U+0000, and PostgreSQL cannot even compare text holding it.
             return problem(404, "Not found", "No resource has U+0000 in its path.")
-        if request.method == "POST":
-            return idempotency.begin(g.db, g.principal)
         return None
 
     @app.after_request

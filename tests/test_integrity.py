@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from service import create_app, db
 from service.models import IdempotencyKey, Violation, utcnow
-from tests.conftest import error_fields, unique
+from tests.conftest import error_fields, key_id_of, unique
 from tests.factories import PartyPayload
 from tests.scenario import party, violation, violation_body
 
@@ -43,28 +43,36 @@ def test_same_key_other_body_is_422(reporter):
     assert "headers.Idempotency-Key" in error_fields(resp)
 
 
-def test_keys_are_scoped_to_the_organisation(app, reporter, make_caller):
+def test_keys_are_scoped_to_the_api_key_that_sent_them(app, reporter, make_caller):
+    """Another key, of another organisation or of the same one, gets no replay: it does the
+    work itself."""
     key = {"Idempotency-Key": unique("shared")}
-    other = make_caller("reporter")
+    other_org = make_caller("reporter")
+    same_org = make_caller("reporter", org=reporter.org)
     title = unique("scoped")
-    assert (
-        reporter.post("/v1/violations", json=violation_body(title=title), headers=key).status_code
-        == 201
-    )
-    assert (
-        other.post("/v1/violations", json=violation_body(title=title), headers=key).status_code
-        == 201
-    )
-    assert _count_titled(app, title) == 2
+    for caller in (reporter, other_org, same_org):
+        resp = caller.post("/v1/violations", json=violation_body(title=title), headers=key)
+        assert resp.status_code == 201
+        assert "Idempotent-Replayed" not in resp.headers
+    assert _count_titled(app, title) == 3
 
 
-def test_client_errors_are_replayed_too(reporter):
+def test_refused_requests_are_not_kept(app, reporter):
+    """A 4xx is not stored: the same key answers again from what the request now is, and can
+    carry the request once its cause is fixed."""
     key = {"Idempotency-Key": unique("k")}
-    bad = violation_body(category="nonsense")
+    title = unique("refused")
+    bad = violation_body(title=title, category="nonsense")
     first = reporter.post("/v1/violations", json=bad, headers=key)
     again = reporter.post("/v1/violations", json=bad, headers=key)
     assert first.status_code == again.status_code == 422
-    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in again.headers
+    fixed = reporter.post("/v1/violations", json=violation_body(title=title), headers=key)
+    assert fixed.status_code == 201
+    assert _count_titled(app, title) == 1
+    with app.app_context(), db.session_scope(write=False) as s:
+        rows = s.execute(select(IdempotencyKey).where(IdempotencyKey.key == key["Idempotency-Key"]))
+        assert [r.status for r in rows.scalars()] == [201]
 
 
 def test_retry_while_first_runs_is_409_and_a_dead_first_frees_the_key(app, reporter, is_postgres):
@@ -78,7 +86,7 @@ def test_retry_while_first_runs_is_409_and_a_dead_first_frees_the_key(app, repor
     now = utcnow()
     first.execute(
         IdempotencyKey.__table__.insert().values(
-            org=reporter.org,
+            api_key_id=key_id_of(app, reporter),
             key=key,
             fingerprint="f" * 64,
             state="in_progress",

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from .. import disclosure
 from ..auth import Principal
-from ..models import AuditEntry, AuditHead, utcnow
+from ..models import AuditEntry, AuditHead, SealedValue, utcnow
 
 GENESIS_HASH = "0" * 64
 
@@ -50,15 +51,25 @@ class Changes(dict):
     compact, not ASCII-escaped) made once: the entry's hash embeds that text, and PostgreSQL
     stores it (core.bulk), instead of the value being encoded again for each."""
 
-    __slots__ = ("text",)
+    __slots__ = ("text", "sealed")
 
     @classmethod
-    def of(cls, changes: dict[str, Any]) -> Changes:
+    def of(cls, changes: dict[str, Any], entity: str = "", entity_id: str = "") -> Changes:
+        """The changes of an entry about `entity`, with the values the disclosure policy seals
+        replaced by their commitments; `sealed` holds the rows of sealed_values that keep
+        them, to be written with the entry."""
         text = json.dumps(
             changes, default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
-        made = cls(json.loads(text))
+        plain = json.loads(text)
+        sealed: list[dict[str, Any]] = []
+        if entity in disclosure.SEALED_NAMES:
+            plain, sealed = disclosure.seal(entity, entity_id, plain)
+            if sealed:
+                text = _js(plain)
+        made = cls(plain)
         made.text = text
+        made.sealed = sealed
         return made
 
 
@@ -108,7 +119,7 @@ def new_row(
         "entity": entity,
         "entity_id": entity_id,
         "violation_id": violation_id,
-        "changes": Changes.of(changes or {}),
+        "changes": Changes.of(changes or {}, entity, entity_id),
     }
 
 
@@ -179,16 +190,19 @@ def record(
 
     write_deferred(session)  # entries of earlier writes first, in order
     head = head_for_update(session)
-    entry = AuditEntry(
-        **new_row(actor, action, entity, entity_id, changes, violation_id),
-        seq=head.seq + 1,
-        prev_hash=head.hash,
-    )
+    row = new_row(actor, action, entity, entity_id, changes, violation_id)
+    entry = AuditEntry(**row, seq=head.seq + 1, prev_hash=head.hash)
     entry.hash = entry_hash(entry)
     head.seq = entry.seq
     head.hash = entry.hash
     session.add(entry)
+    session.add_all(SealedValue(**value) for value in row["changes"].sealed)
     return entry
+
+
+def sealed_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sealed values of entries built by new_row, to be written with them."""
+    return [value for row in rows for value in getattr(row["changes"], "sealed", ())]
 
 
 def head_for_update(session: Session) -> AuditHead:
@@ -233,4 +247,17 @@ def verify(session: Session, batch: int = 5000) -> dict[str, Any]:
             "first_bad_seq": last_seq + 1,
             "reason": "the chain head does not match the last entry (entries removed?)",
         }
-    return {"ok": True, "entries": count, "head": prev}
+    sealed = 0
+    stmt = select(SealedValue).order_by(SealedValue.commitment).execution_options(yield_per=batch)
+    for value in session.execute(stmt).scalars():
+        sealed += 1
+        if disclosure.commitment(value.salt, value.value) != value.commitment:
+            return {
+                "ok": False,
+                "entries": count,
+                "sealed": sealed,
+                "head": prev,
+                "reason": f"sealed value {value.commitment} does not match its commitment",
+            }
+        session.expunge(value)
+    return {"ok": True, "entries": count, "sealed": sealed, "head": prev}

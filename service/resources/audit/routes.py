@@ -16,6 +16,13 @@ class VerifySchema(ma.Schema):
         metadata={"description": "True when every entry matches its hash.", "example": True}
     )
     entries = ma.fields.Integer(metadata={"description": "Entries checked.", "example": 1187})
+    sealed = ma.fields.Integer(
+        metadata={
+            "description": "Sealed values checked against the commitments the entries hold "
+            "(erased ones are gone, and their entries still verify).",
+            "example": 42,
+        }
+    )
     head = ma.fields.String(
         metadata={
             "description": "Hash of the last good entry.",
