@@ -168,6 +168,17 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
 
+class AuditCheckpoint(Base):
+    """A prefix of the chain verified before (seq and hash of its last entry), so that a
+    verification re-hashes only what came after it (core.audit.verify)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class SealedValue(Base):
     """A confidential value the audit log refers to by its commitment (service.disclosure).
 

@@ -250,10 +250,10 @@ def test_failed_authentications_are_limited_per_address(database_url, make_calle
     assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
 
 
-def test_audit_chain_verifies_and_names_a_tampered_entry(app, reporter, is_postgres):
+def test_audit_chain_verifies_and_names_a_tampered_entry(app, reporter, verifier, is_postgres):
     party(reporter)
-    ok = reporter.get("/v1/audit/verify").get_json()
-    assert ok["ok"] is True and ok["entries"] > 0
+    ok = verifier.get("/v1/audit/verify").get_json()
+    assert ok["ok"] is True and ok["entries"] + ok["from_seq"] > 0
     engine = app.extensions["ledger.db"][0]
     with engine.connect() as conn:
         seq, action = conn.execute(
@@ -261,12 +261,52 @@ def test_audit_chain_verifies_and_names_a_tampered_entry(app, reporter, is_postg
         ).one()
     _tamper(engine, is_postgres, seq, "forged")
     try:
-        broken = reporter.get("/v1/audit/verify").get_json()
+        broken = verifier.get("/v1/audit/verify").get_json()
         assert broken["ok"] is False
         assert broken["first_bad_seq"] == seq
     finally:
         _tamper(engine, is_postgres, seq, action)
-    assert reporter.get("/v1/audit/verify").get_json()["ok"] is True
+    assert verifier.get("/v1/audit/verify").get_json()["ok"] is True
+
+
+def test_verify_rehashes_only_what_came_after_its_checkpoint(reporter, verifier, admin):
+    verifier.get("/v1/audit/verify")
+    party(reporter)
+    party(reporter)
+    again = verifier.get("/v1/audit/verify").get_json()
+    assert again["ok"] and again["entries"] == 2 and again["from_seq"] > 0
+    assert verifier.get("/v1/audit/verify").get_json()["entries"] == 0
+    full = admin.get("/v1/audit/verify?full=1").get_json()
+    assert full["ok"] and full["from_seq"] == 0
+    assert full["entries"] == again["from_seq"] + again["entries"]
+
+
+def test_verify_in_full_finds_tampering_before_the_checkpoint(
+    app, reporter, verifier, admin, is_postgres
+):
+    party(reporter)
+    engine = app.extensions["ledger.db"][0]
+    with engine.connect() as conn:
+        seq, action = conn.execute(
+            text("SELECT seq, action FROM audit_log ORDER BY seq DESC LIMIT 1")
+        ).one()
+    party(reporter)
+    assert verifier.get("/v1/audit/verify").get_json()["ok"]  # checkpoint past `seq`
+    _tamper(engine, is_postgres, seq, "forged")
+    try:
+        full = admin.get("/v1/audit/verify?full=1").get_json()
+        assert full["ok"] is False and full["first_bad_seq"] == seq
+    finally:
+        _tamper(engine, is_postgres, seq, action)
+
+
+def test_one_verification_at_a_time(verifier):
+    from service.resources.audit import routes
+
+    with routes._RUNNING:
+        resp = verifier.get("/v1/audit/verify")
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) >= 1
 
 
 UPDATE = "UPDATE audit_log SET action = :action WHERE seq = :seq"

@@ -82,6 +82,13 @@ def _drop_idempotency_table() -> None:
 
 def upgrade() -> None:
     op.create_table(
+        "audit_checkpoints",
+        sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("verified_at", service.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_checkpoints")),
+    )
+    op.create_table(
         "sealed_values",
         sa.Column("commitment", sa.String(length=64), nullable=False),
         sa.Column("salt", sa.String(length=32), nullable=False),
@@ -162,6 +169,7 @@ def downgrade() -> None:
     with op.batch_alter_table("sealed_values", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sealed_values_source_id"))
     op.drop_table("sealed_values")
+    op.drop_table("audit_checkpoints")
 
 
 def _rewrite_chain(
