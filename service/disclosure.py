@@ -148,8 +148,16 @@ def hidden_feed_entities(viewer: Principal | None) -> tuple[str, ...] | None:
 _MARK = "sealed"
 
 
+def _iso(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be sealed")
+
+
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        value, default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def commitment(salt: str, value_text: str) -> str:
@@ -159,9 +167,10 @@ def commitment(salt: str, value_text: str) -> str:
 
 def seal(entity: str, entity_id: str, changes: dict[str, Any]) -> tuple[dict[str, Any], list]:
     """`changes` with every value under a sealed name replaced by its commitment, and the
-    rows of sealed_values that keep those values (as column dicts).
+    rows of sealed_values that keep those values (as column dicts). `changes` itself is left
+    as it is.
 
-    The values are JSON-able already (audit.Changes encodes dates before). Each sealed value
+    Each sealed value
     names the source it identifies: a source entry's own id, or the `source_id` beside a
     citation's locator.
     """

@@ -58,15 +58,13 @@ class Changes(dict):
         """The changes of an entry about `entity`, with the values the disclosure policy seals
         replaced by their commitments; `sealed` holds the rows of sealed_values that keep
         them, to be written with the entry."""
+        sealed: list[dict[str, Any]] = []
+        if entity in disclosure.SEALED_NAMES:
+            changes, sealed = disclosure.seal(entity, entity_id, changes)
         text = json.dumps(
             changes, default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
         plain = json.loads(text)
-        sealed: list[dict[str, Any]] = []
-        if entity in disclosure.SEALED_NAMES:
-            plain, sealed = disclosure.seal(entity, entity_id, plain)
-            if sealed:
-                text = _js(plain)
         made = cls(plain)
         made.text = text
         made.sealed = sealed
