@@ -21,13 +21,13 @@ them and a `{"redacted": ...}` marker to everyone else.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from flask import g, has_request_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -68,7 +68,11 @@ PUBLIC_SOURCE_FIELDS = (
     "updated_at",
     "version",
 )
-_DISCLOSED = "ledger_disclosed"
+# Ids of the confidential sources whose identity the answer being made shows (see
+# begin_answer); a context variable, so that the policy needs nothing of the web framework.
+_DISCLOSED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "ledger_disclosed", default=None
+)
 
 
 def may_identify(viewer: Principal | None, *, confidential: bool, owner_org: str | None) -> bool:
@@ -84,18 +88,20 @@ def may_identify_source(viewer: Principal | None, source: Source) -> bool:
     return may_identify(viewer, confidential=source.confidential, owner_org=source.created_by_org)
 
 
+def begin_answer() -> None:
+    """A new request's answer is being made: nothing of it has been disclosed yet."""
+    _DISCLOSED.set(set())
+
+
 def _note_disclosed(source_id: str) -> None:
-    if has_request_context():
-        disclosed = g.get(_DISCLOSED)
-        if disclosed is None:
-            disclosed = set()
-            setattr(g, _DISCLOSED, disclosed)
+    disclosed = _DISCLOSED.get()
+    if disclosed is not None:
         disclosed.add(source_id)
 
 
 def disclosed_in_request() -> set[str]:
-    """Ids of the confidential sources whose identifying values this request's answer shows."""
-    return set(g.get(_DISCLOSED) or ()) if has_request_context() else set()
+    """Ids of the confidential sources whose identifying values this answer shows."""
+    return set(_DISCLOSED.get() or ())
 
 
 def _shows(viewer: Principal | None, source: Source) -> bool:
