@@ -11,7 +11,8 @@ import uuid
 from flask import Flask, g, request
 from werkzeug.exceptions import Unauthorized
 
-from . import config, db, disclosure, idempotency, limits, logs, metrics
+from . import config, db, idempotency, limits, logs, metrics
+from .core import disclosure
 from .errors import problem, register_error_handlers
 
 API_VERSION = "1.0.0"

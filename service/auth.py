@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 import threading
 import time
 import weakref
-from dataclasses import dataclass
 from functools import wraps
 
 from flask import current_app, g, request
@@ -16,46 +13,11 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, object_session
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from .core.actors import ANONYMOUS, ROLES, Principal
+from .core.keys import generate_key, hash_key
 from .models import ApiKey
 
-ROLES = ("reader", "reporter", "verifier", "admin")
-ROLE_RANK = {role: i for i, role in enumerate(ROLES)}
-KEY_PREFIX = "cl_"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: an organisation with a role, or an anonymous public reader."""
-
-    org: str | None
-    role: str
-    key_id: str | None
-
-    def at_least(self, role: str) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[role]
-
-    @property
-    def anonymous(self) -> bool:
-        return self.key_id is None
-
-    def can_edit(self, owner_org: str | None) -> bool:
-        """Reporters and verifiers edit what their organisation created; admins edit anything."""
-        if self.role == "admin":
-            return True
-        return self.at_least("reporter") and owner_org is not None and owner_org == self.org
-
-
-ANONYMOUS = Principal(org=None, role="reader", key_id=None)
-
-
-def generate_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_key(key: str) -> str:
-    # Keys carry 256 bits of randomness, so a plain SHA-256 cannot be brute-forced; a slow
-    # password hash would only slow every request.
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+__all__ = ["ANONYMOUS", "ROLES", "Principal", "generate_key", "hash_key"]
 
 
 def lookup(session: Session, key: str) -> ApiKey | None:

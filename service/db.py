@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .core.common import SCRUB_AFTER_COMMIT
+
 # Set for requests that will write. On SQLite such a transaction starts with BEGIN IMMEDIATE so
 # that two writers serialise at the start instead of one failing when it upgrades its read lock.
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
@@ -156,19 +158,15 @@ def session_scope(write: bool = True) -> Iterator[Session]:
         write_intent.reset(token)
 
 
-_SCRUB = "ledger.scrub_after_commit"
-
-
-def scrub_after_commit(session: Session) -> None:
-    """After this session's commit, copy the write-ahead log into the SQLite file and empty
-    it, so that values an erasure overwrote stay in neither (secure_delete zeroes them in the
-    file itself). PostgreSQL removes them from the live tables at once; dead tuples, WAL and
-    backups are the DBA's (README)."""
-    session.info[_SCRUB] = True
+_SCRUB = SCRUB_AFTER_COMMIT  # set by core.common.scrub_after_commit
 
 
 @event.listens_for(Session, "after_commit")
 def _scrub(session: Session) -> None:
+    """After a commit that asked for it (core.common.scrub_after_commit), copy SQLite's
+    write-ahead log into the file and empty it, so that values an erasure overwrote stay in
+    neither (secure_delete zeroes them in the file itself). PostgreSQL removes them from the
+    live tables at once; dead tuples, WAL and backups are the DBA's (README)."""
     if not session.info.pop(_SCRUB, False):
         return
     bind = session.get_bind()

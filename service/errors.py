@@ -1,4 +1,5 @@
-"""Domain errors, and the one place that turns every error into RFC 9457 problem+json."""
+"""The one place that turns every error into RFC 9457 problem+json: domain errors
+(core.errors) get the status ANSWERS gives them."""
 
 from __future__ import annotations
 
@@ -11,52 +12,43 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from .core.errors import Busy, Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+
+__all__ = [
+    "Busy",
+    "Conflict",
+    "DomainError",
+    "Forbidden",
+    "NotFound",
+    "ValidationFailed",
+    "answer_for",
+    "flatten_messages",
+    "problem",
+    "register_error_handlers",
+]
+
 log = logging.getLogger("service.errors")
 
 PROBLEM_TYPE_BASE = "https://ceasefire-ledger.invalid/problems/"
 
 
-class DomainError(Exception):
-    """Raised by core services; carries the HTTP status it maps to."""
-
-    status = 400
-    title = "Bad request"
-
-    def __init__(self, detail: str, *, errors: list[dict[str, str]] | None = None, **extra: Any):
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors
-        self.extra = extra
+# The answer each kind of refusal of the rules gets (core.errors knows no HTTP).
+ANSWERS: dict[type[DomainError], tuple[int, str]] = {
+    ValidationFailed: (422, "Unprocessable content"),
+    NotFound: (404, "Not found"),
+    Forbidden: (403, "Forbidden"),
+    Conflict: (409, "Conflict"),
+    Busy: (429, "Too many requests"),
+}
+_DEFAULT_ANSWER = (400, "Bad request")
 
 
-class ValidationFailed(DomainError):
-    status = 422
-    title = "Unprocessable content"
-
-    def __init__(self, errors: dict[str, str] | list[dict[str, str]], detail: str | None = None):
-        if isinstance(errors, dict):
-            errors = [{"field": k, "reason": v} for k, v in errors.items()]
-        super().__init__(detail or "The request has invalid fields.", errors=errors)
-
-
-class NotFound(DomainError):
-    status = 404
-    title = "Not found"
-
-
-class Forbidden(DomainError):
-    status = 403
-    title = "Forbidden"
-
-
-class Conflict(DomainError):
-    status = 409
-    title = "Conflict"
-
-
-class PreconditionFailed(DomainError):
-    status = 412
-    title = "Precondition failed"
+def answer_for(err: DomainError) -> tuple[int, str]:
+    """The status and title of a domain error's answer."""
+    for kind in type(err).__mro__:
+        if kind in ANSWERS:
+            return ANSWERS[kind]
+    return _DEFAULT_ANSWER
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -133,7 +125,8 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(err: DomainError):
         extra = dict(err.extra)
         retry_after = extra.pop("retry_after", None)
-        resp = problem(err.status, err.title, err.detail, errors=err.errors, **extra)
+        status, title = answer_for(err)
+        resp = problem(status, title, err.detail, errors=err.errors, **extra)
         if retry_after is not None:
             resp.headers["Retry-After"] = str(retry_after)
         return resp

@@ -36,8 +36,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from . import disclosure
 from .auth import Principal, bearer_token
+from .core import disclosure
 from .errors import Conflict, ValidationFailed
 from .models import IdempotencyKey, utcnow
 

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import db
-from .auth import Principal
 from .core import batch, keys, parties
+from .core.actors import Principal
 from .errors import flatten_messages
 from .models import Party, Violation
 from .resources.violations.schemas import ViolationCreateSchema
@@ -717,11 +717,11 @@ class _Chunk:
             return
         self.resolver.create_pending(session, self.actor, needed)
         for result in batch.create_violations(session, self.actor, items):
-            if result.status == 201:
+            if result.error is None:
                 report.inserted += 1
             else:
                 line, row_id = where[result.index]
-                reason = _reasons(result.errors or []) or f"refused ({result.status})"
+                reason = _reasons(result.error.errors or []) or result.error.detail
                 report.reject(result.index, line, row_id, reason)
 
 

@@ -10,8 +10,8 @@ import yaml
 from sqlalchemy import select
 
 from . import config, db
-from .auth import Principal
 from .core import agreements, keys, parties, sources, violations
+from .core.actors import Principal
 from .errors import ValidationFailed, flatten_messages
 from .models import Agreement, Party, Violation
 

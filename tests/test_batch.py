@@ -12,6 +12,12 @@ from tests.conftest import error_fields, problem_of, unique
 from tests.scenario import agreement, party, source, violation_body
 
 
+def _status(result) -> int:
+    """The status the batch API answers for an item (201, or its error's)."""
+    from service.errors import answer_for
+
+    return 201 if result.error is None else answer_for(result.error)[0]
+
 def _count(model, *where) -> int:
     with db.session_scope(write=False) as session:
         return session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
@@ -156,8 +162,8 @@ def test_a_database_conflict_fails_only_its_item(app, reporter):
     before = _count(AuditEntry)
     with db.session_scope() as session:
         results = batch.create_violations(session, actor, items, chunk_size=3)
-    assert [r.status for r in results] == [201, 201, 201, 201, 201, 409, 201]
-    assert results[5].errors and results[5].errors[0]["field"] == "body"
+    assert [_status(r) for r in results] == [201, 201, 201, 201, 201, 409, 201]
+    assert results[5].error.errors and results[5].error.errors[0]["field"] == "body"
     assert _titled(marker) == 6
     # One audit entry per violation recorded, none for the one that failed.
     assert _count(AuditEntry) - before == 6
@@ -206,8 +212,8 @@ def test_an_item_refused_half_way_leaves_nothing(app, reporter, monkeypatch):
     changes_before = _count(StatusChange)
     with db.session_scope() as session:
         results = batch.create_violations(session, actor, items)
-    assert [r.status for r in results] == [201, 422, 201]
-    assert results[1].errors == [{"field": "title", "reason": "refused half-way"}]
+    assert [_status(r) for r in results] == [201, 422, 201]
+    assert results[1].error.errors == [{"field": "title", "reason": "refused half-way"}]
     assert _titled(marker) == 2
     # Per stored item: its violation, its inline source and its claim are audited.
     assert _count(AuditEntry) - before == 6
@@ -359,7 +365,7 @@ def test_a_batch_locks_the_audit_chain_only_at_commit(app, reporter, engine, is_
     before = _count(AuditEntry)
     with db.session_scope() as session:
         results = batch.create_violations(session, actor, items, chunk_size=2)
-        assert [r.status for r in results] == [201] * 5
+        assert [_status(r) for r in results] == [201] * 5
         with engine.connect() as other:
             other.execute(text("SET lock_timeout = '2s'"))
             # Another writer takes and moves the head while the batch is still open.
@@ -436,7 +442,7 @@ def test_a_chunk_redone_item_by_item_reuses_sources_its_items_created(app, repor
     before = _count(AuditEntry)
     with db.session_scope() as session:
         results = batch.create_violations(session, actor, items)
-    assert [r.status for r in results] == [201, 201, 409, 201]
+    assert [_status(r) for r in results] == [201, 201, 409, 201]
     assert _count(Source, Source.external_ref == shared) == 1
     # Three violations and their claims, and the one source.
     assert _count(AuditEntry) - before == 7

@@ -27,8 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import service.models
-from service import disclosure
-from service.core import audit
+from service.core import audit, disclosure
 from service.models import AuditEntry, AuditHead, SealedValue
 
 revision: str = "ec0da68ae6d3"

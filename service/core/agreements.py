@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..auth import Principal
-from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import Agreement
 from . import audit
+from .actors import Principal
 from .common import apply_changes, ensure_can_edit
+from .errors import Conflict, NotFound, ValidationFailed
 from .parties import check_exist
 
 

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from .. import disclosure
-from ..auth import Principal
 from ..models import AuditCheckpoint, AuditEntry, AuditHead, SealedValue, utcnow
+from . import disclosure
+from .actors import Principal
 
 GENESIS_HASH = "0" * 64
 

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from ..auth import Principal
-from ..errors import DomainError
 from . import bulk, violations
+from .actors import Principal
+from .errors import Conflict, DomainError, ValidationFailed
 
 MAX_ITEMS = 1000
 # Items written per SAVEPOINT and flush on the fast path; a failing chunk is redone item by item.
@@ -20,37 +20,28 @@ CHUNK = 100
 
 @dataclass
 class ItemResult:
-    """What happened to one item: 201 with the new id, or an error status with its fields."""
+    """What happened to one item: recorded with its new id, or refused (`error`)."""
 
     index: int
-    status: int
     id: str | None = None
-    errors: list[dict[str, str]] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"index": self.index, "status": self.status}
-        if self.id is not None:
-            out["id"] = self.id
-        if self.errors is not None:
-            out["errors"] = self.errors
-        return out
+    error: DomainError | None = None
 
 
 def _failure(index: int, exc: Exception) -> ItemResult:
     if isinstance(exc, DomainError):
-        errors = exc.errors or [{"field": "body", "reason": exc.detail}]
-        return ItemResult(index=index, status=exc.status, errors=errors)
+        return ItemResult(index=index, error=exc)
     if isinstance(exc, DataError):
         return ItemResult(
             index=index,
-            status=422,
-            errors=[{"field": "body", "reason": "a value does not fit what the database stores"}],
+            error=ValidationFailed({"body": "a value does not fit what the database stores"}),
         )
     # IntegrityError: a unique or foreign key that another writer took in the meantime.
     return ItemResult(
         index=index,
-        status=409,
-        errors=[{"field": "body", "reason": "conflicts with data already recorded"}],
+        error=Conflict(
+            "conflicts with data already recorded",
+            errors=[{"field": "body", "reason": "conflicts with data already recorded"}],
+        ),
     )
 
 
@@ -79,7 +70,7 @@ def _chunk_at_once(
         except DomainError as exc:
             results.append(_failure(index, exc))
         else:
-            results.append(ItemResult(index=index, status=201, id=vid))
+            results.append(ItemResult(index=index, id=vid))
     written: list[dict[str, Any]] = []
     try:
         with session.begin_nested():
@@ -115,7 +106,7 @@ def _one_by_one(
             results.append(_failure(index, exc))
         else:
             entries.extend(written)
-            results.append(ItemResult(index=index, status=201, id=violation.id))
+            results.append(ItemResult(index=index, id=violation.id))
     return results
 
 

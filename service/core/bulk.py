@@ -24,7 +24,6 @@ from sqlalchemy import JSON, Connection, Table, bindparam, event, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ..auth import Principal
 from ..models import (
     AffectedParty,
     Agreement,
@@ -42,6 +41,7 @@ from ..models import (
     utcnow,
 )
 from . import audit, query, status, violations
+from .actors import Principal
 
 
 @dataclass

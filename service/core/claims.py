@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..auth import Principal
-from ..errors import NotFound, ValidationFailed
 from ..models import Claim, ClaimSource, Source, Violation, utcnow
 from . import audit, sources
+from .actors import Principal
 from .common import ensure_can_edit
+from .errors import NotFound, ValidationFailed
 from .parties import check_exist
 
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..auth import Principal
-from ..errors import Forbidden
 from ..models import utcnow
+from .actors import Principal
+from .errors import Forbidden
+
+# session.info flag: after the commit, leave no copy of overwritten values in the database's
+# files where the database can see to it (service.db does, on SQLite).
+SCRUB_AFTER_COMMIT = "ledger.scrub_after_commit"
+
+
+def scrub_after_commit(session) -> None:
+    """Ask that values this transaction destroys be scrubbed from the files after its commit."""
+    session.info[SCRUB_AFTER_COMMIT] = True
 
 
 def ensure_can_edit(actor: Principal, owner_org: str | None, what: str) -> None:

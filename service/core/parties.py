@@ -8,12 +8,12 @@ from rapidfuzz import process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..auth import Principal
-from ..errors import Conflict, NotFound, ValidationFailed
 from ..models import Party
 from ..text import fold, like_escape
 from . import audit
+from .actors import Principal
 from .common import apply_changes, ensure_can_edit
+from .errors import Conflict, NotFound, ValidationFailed
 
 
 def _search_text(name: str, names: dict[str, str], aliases: list[str]) -> str:

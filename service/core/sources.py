@@ -9,13 +9,12 @@ from sqlalchemy import delete, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from .. import db
-from ..auth import Principal
-from ..disclosure import EDITION_IDENTIFYING, SOURCE_IDENTIFYING
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..models import ClaimSource, IdempotencyKey, SealedValue, Source, utcnow
 from . import audit
-from .common import apply_changes, ensure_can_edit
+from .actors import Principal
+from .common import apply_changes, ensure_can_edit, scrub_after_commit
+from .disclosure import EDITION_IDENTIFYING, SOURCE_IDENTIFYING
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 def get(session: Session, source_id: str) -> Source:
@@ -92,7 +91,7 @@ def erase(session: Session, actor: Principal, source: Source, reason: str) -> So
         delete(IdempotencyKey).where(IdempotencyKey.disclosed.contains(f"|{source.id}|"))
     )
     audit.record(session, actor, "erase", "source", source.id, {"reason": reason})
-    db.scrub_after_commit(session)
+    scrub_after_commit(session)
     return source
 
 

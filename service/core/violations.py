@@ -10,8 +10,6 @@ from shapely.prepared import prep
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..auth import Principal
-from ..errors import Forbidden, NotFound, ValidationFailed
 from ..models import (
     CASUALTY_COLUMNS,
     AffectedParty,
@@ -22,7 +20,9 @@ from ..models import (
     utcnow,
 )
 from . import audit, bulk, claims, query, status
+from .actors import Principal
 from .common import ensure_can_edit
+from .errors import Forbidden, NotFound, ValidationFailed
 from .parties import check_exist
 
 LOCATION_COLUMNS = {
@@ -300,6 +300,20 @@ def add_claim(session: Session, actor: Principal, violation_id: str, data: dict[
     claim = claims.add(session, actor, violation, data)
     refresh_status(session, actor, violation)
     query.refresh_search_document(session, violation)  # full-text search (issue 4)
+    return claim
+
+
+def update_claim(session: Session, actor: Principal, claim, data: dict[str, Any]):
+    """Change a claim; its violation's status and search document follow."""
+    claim = claims.update(session, actor, claim, data)
+    claim_changed(session, actor, claim)
+    return claim
+
+
+def withdraw_claim(session: Session, actor: Principal, claim, reason: str):
+    """Withdraw a claim: it stays, marked, and no longer counts toward the status."""
+    claim = claims.withdraw(session, actor, claim, reason)
+    claim_changed(session, actor, claim)
     return claim
 
 

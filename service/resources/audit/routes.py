@@ -7,16 +7,11 @@ from flask.views import MethodView
 
 from ... import db
 from ...core import audit as core
-from ...errors import DomainError, Forbidden
+from ...core.errors import Busy, Forbidden
 from ..common import Blueprint, errors, principal, requires, session
 
 # One verification at a time per process: a long one must not take every thread of a worker.
 _RUNNING = threading.Lock()
-
-
-class Busy(DomainError):
-    status = 429
-    title = "Too many requests"
 
 
 class VerifyArgs(ma.Schema):

@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from ...core import batch as core
-from ...errors import flatten_messages
+from ...errors import answer_for, flatten_messages
 from ..common import Blueprint, principal, requires, session
 from ..violations.schemas import ViolationCreateSchema
 from .schemas import BatchCreateSchema, BatchResultSchema
@@ -44,5 +44,14 @@ class Batch(MethodView):
                     "errors": flatten_messages(exc.messages),
                 }
         for outcome in core.create_violations(session(), principal(), valid):
-            results[outcome.index] = outcome.as_dict()
+            if outcome.error is None:
+                results[outcome.index] = {"index": outcome.index, "status": 201, "id": outcome.id}
+            else:
+                # The status and fields POST /v1/violations would answer for the item alone.
+                error = outcome.error
+                results[outcome.index] = {
+                    "index": outcome.index,
+                    "status": answer_for(error)[0],
+                    "errors": error.errors or [{"field": "body", "reason": error.detail}],
+                }
         return {"results": [results[i] for i in range(len(data["items"]))]}

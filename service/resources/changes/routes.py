@@ -6,8 +6,7 @@ import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 
-from ... import disclosure
-from ...core import query
+from ...core import disclosure, query
 from ..common import Blueprint, principal, requires, session
 from .schemas import ChangeArgs, ChangePageSchema
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...auth import Principal
-from ...disclosure import citation_view
+from ...core.disclosure import citation_view
 from ...models import Claim
 
 

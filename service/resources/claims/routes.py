@@ -35,8 +35,7 @@ class ClaimById(MethodView):
         """Change a claim your organisation recorded (If-Match required)"""
         claim = core.get(session(), claim_id)
         blp.check_etag(claim_view(claim, principal()), ClaimSchema)
-        claim = core.update(session(), principal(), claim, data)
-        violations.claim_changed(session(), principal(), claim)
+        claim = violations.update_claim(session(), principal(), claim, data)
         return claim_view(claim, principal())
 
 
@@ -48,6 +47,6 @@ class Withdraw(MethodView):
     @errors(404)
     def post(self, data, claim_id):
         """Withdraw a claim: it stays, marked, and no longer counts toward the status"""
-        claim = core.withdraw(session(), principal(), core.get(session(), claim_id), data["reason"])
-        violations.claim_changed(session(), principal(), claim)
+        claim = core.get(session(), claim_id)
+        claim = violations.withdraw_claim(session(), principal(), claim, data["reason"])
         return claim_view(claim, principal())

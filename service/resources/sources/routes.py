@@ -3,7 +3,7 @@
 from flask.views import MethodView
 
 from ...core import sources as core
-from ...disclosure import source_view
+from ...core.disclosure import source_view
 from ..common import Blueprint, PageArgs, errors, keyset_page, principal, requires, session
 from .schemas import (
     SourceCreateSchema,

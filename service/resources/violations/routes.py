@@ -6,8 +6,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from werkzeug.routing import BaseConverter
 
-from ... import disclosure
-from ...core import query
+from ...core import disclosure, query
 from ...core import violations as core
 from ...db import autocommit_reads
 from ...paging import decode_cursor, encode_cursor, link_header

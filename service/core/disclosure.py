@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .auth import Principal
-from .models import ClaimSource, SealedValue, Source
+from ..models import ClaimSource, SealedValue, Source
+from .actors import Principal
 
 # What a confidential source withholds: these fields, and the url of each of its editions.
 SOURCE_IDENTIFYING = ("author", "url", "archive_url")
