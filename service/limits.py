@@ -42,10 +42,14 @@ def init_app(app: Flask) -> Limiter:
     # Registered before the limiter: after_request hooks run in reverse, so this sees the
     # headers the limiter adds.
     @app.after_request
-    def _whole_seconds(response):
+    def _retry_after(response):
+        # Flask-Limiter puts Retry-After on every answer it counts; it means "you were refused,
+        # try again then" (RFC 9110), so only a 429 or a 503 carries it.
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
         # The window's reset rounds down to 0 in its last second; "retry after 0" invites a
         # client to hammer, so the least we ask is one second.
-        if response.status_code == 429 and response.headers.get("Retry-After") == "0":
+        elif response.status_code == 429 and response.headers.get("Retry-After") == "0":
             response.headers["Retry-After"] = "1"
         return response
 
