@@ -25,6 +25,9 @@ def from_env() -> dict:
         "AUTH_FAILURE_LIMIT": os.environ.get("AUTH_FAILURE_LIMIT", "30/minute"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024))),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Where clients reach the service (https://ledger.example.org); absolute links start
+        # there. Unset, links are relative: never built from the request's Host header.
+        "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
     }
