@@ -46,7 +46,12 @@ def create_app(test_config: dict | None = None) -> Flask:
             "servers": [{"url": "/"}],
             "components": {
                 "securitySchemes": {
-                    "bearer": {"type": "http", "scheme": "bearer", "description": "API key"}
+                    "bearer": {"type": "http", "scheme": "bearer", "description": "API key"},
+                    "metrics": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "METRICS_TOKEN, when the operator has set one",
+                    },
                 }
             },
             "security": [{"bearer": []}],

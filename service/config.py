@@ -29,5 +29,7 @@ def from_env() -> dict:
         # there. Unset, links are relative: never built from the request's Host header.
         "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        # Bearer token a Prometheus scraper presents for /metrics; unset, /metrics is open.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import hmac
 import re
 
 import flask
@@ -15,6 +16,7 @@ from flask import Response, current_app, jsonify, request, send_from_directory
 from sqlalchemy import text
 
 from . import config, db, metrics
+from .errors import problem
 from .resources.common import Blueprint
 
 bp = Blueprint(
@@ -65,12 +67,29 @@ def readyz():
 
 
 @bp.route("/metrics")
-@bp.doc(security=[])
+@bp.doc(security=[{}, {"metrics": []}])
 @bp.alt_response(200, description="Prometheus text format.", success=True)
+@bp.alt_response(401, "UNAUTHORIZED")
 def prometheus():
-    """Prometheus metrics"""
+    """Prometheus metrics
+
+    Open while the operator has set no METRICS_TOKEN; with one set, the scraper sends
+    `Authorization: Bearer <METRICS_TOKEN>` (the metrics show which routes are used, and when).
+    """
+    token = current_app.config.get("METRICS_TOKEN")
+    if token and not _presents(token):
+        resp = problem(401, "Unauthorized", "Send 'Authorization: Bearer <METRICS_TOKEN>'.")
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return resp
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)
+
+
+def _presents(token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 @bp.route("/v1/openapi.yaml")
