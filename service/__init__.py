@@ -63,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .paging import load_secret
 
     app.config["SECRET_KEY"] = load_secret(app.config.get("SECRET_KEY"), app.instance_path)
+    app.wsgi_app = limits.TrustedProxy(app.wsgi_app, app.config["FORWARDED_ALLOW_IPS"])
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
@@ -134,16 +135,14 @@ def _register_hooks(app: Flask) -> None:
             mimetype = request.mimetype or ""
             if not (mimetype == "application/json" or mimetype.endswith("+json")):
                 return problem(415, "Unsupported media type", "Send the body as application/json.")
-        if request.headers.get("Authorization"):
-            refused = limits.check_auth_failures()
-            if refused is not None:
-                return refused
         g.write_token = db.write_intent.set(request.method not in _SAFE_METHODS)
         g.db = db.new_session()
         try:
             g.principal = auth.authenticate(g.db)
         except Unauthorized:
-            limits.note_auth_failure()
+            refused = limits.note_auth_failure()
+            if refused is not None:
+                return refused
             raise
         if g.principal is not None and "\x00" in request.path:
             # No id holds U+0000, and PostgreSQL cannot even compare text holding it.
