@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -11,7 +12,7 @@ import uuid
 from flask import Flask, g, request
 from werkzeug.exceptions import Unauthorized
 
-from . import config, db, idempotency, limits, logs, metrics
+from . import config, db, idempotency, jsonbody, limits, logs, metrics
 from .errors import problem, register_error_handlers
 
 API_VERSION = "1.0.0"
@@ -74,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = Api(app)
     register_error_handlers(app)
+    jsonbody.register(app)
     # The limiter's own before_request runs first: a refused request costs no database work.
     limits.init_app(app)
     _register_hooks(app)
@@ -147,6 +149,11 @@ def _register_hooks(app: Flask) -> None:
         if g.principal is not None and "\x00" in request.path:
             # No id holds U+0000, and PostgreSQL cannot even compare text holding it.
             return problem(404, "Not found", "No resource has U+0000 in its path.")
+        if request.method in _BODY_METHODS and request.is_json:
+            # Parsed here, once, before anything else reads it: a body nested too deep for the
+            # parser is refused by field name (jsonbody.loads); malformed JSON is webargs' 400.
+            with contextlib.suppress(ValueError):
+                jsonbody.request_json(request)
         if request.method == "POST":
             return idempotency.begin(g.db, g.principal)
         return None

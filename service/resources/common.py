@@ -16,8 +16,10 @@ from flask import current_app, g, request
 from flask_smorest.etag import _get_etag_ctx
 from flask_smorest.exceptions import PreconditionRequired
 from flask_smorest.utils import deepupdate, prepare_response
+from marshmallow.utils import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 
-from .. import auth, idempotency
+from .. import auth, idempotency, jsonbody
 from ..paging import CURSOR_PATTERN, MAX_CURSOR_LENGTH
 from .fields import json_keywords
 
@@ -158,9 +160,21 @@ def _name(code: int) -> str:
     return http.HTTPStatus(code).name
 
 
+class BodyParser(FlaskParser):
+    """webargs' parser, reading JSON bodies through service.jsonbody: once per request, and a
+    huge integer or too deep a nesting is refused by field name instead of raising."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        return jsonbody.request_json(req)
+
+
 class Blueprint(flask_smorest.Blueprint):
     """Adds to each operation's spec the error statuses that the shared machinery can answer,
     so the documentation cannot forget them."""
+
+    ARGUMENTS_PARSER = BodyParser()
 
     def __init__(self, *args, common_errors: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
