@@ -215,15 +215,29 @@ class JSONNumber(ma.fields.Float):
 
 
 NUL_REASON = "must not contain the NUL character (U+0000)"
-# Characters no text of an input may hold, key or value: NUL (PostgreSQL cannot store it) and
-# lone surrogates (UTF-8 cannot encode them).
-_REFUSED = "\x00\ud800-\udfff"
-# Refused in one-line text only; long text (a String field with metadata multiline=True) may
-# hold them.
-_LINE_BREAKS = ""
-_REFUSED_IN_LONG_TEXT = re.compile(f"[{_REFUSED}]")
-_REFUSED_IN_LINE = re.compile(f"[{_REFUSED}{_LINE_BREAKS}]") if _LINE_BREAKS else None
-_ANY_REFUSED = _REFUSED_IN_LINE or _REFUSED_IN_LONG_TEXT
+# Characters no text of an input may hold, key or value, since they make a record display as
+# something other than what it holds, or cannot be stored: C0 and C1 controls (ESC sequences,
+# NUL, which PostgreSQL cannot store, CR), bidi controls (U+061C, U+200E/F, U+202A-202E,
+# U+2066-2069), zero-width characters (U+200B-200D, U+2060, U+FEFF) and lone surrogates, which
+# UTF-8 cannot encode. Tab and newline are refused in one-line text only: long text (a String
+# field with metadata multiline=True) may hold them.
+REFUSED_CHARACTERS = (
+    r"\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+)
+_SURROGATES = r"\ud800-\udfff"
+_LINE_BREAKS = r"\t\n"
+_REFUSED_IN_LONG_TEXT = re.compile(f"[{REFUSED_CHARACTERS}{_SURROGATES}]")
+_REFUSED_IN_LINE = re.compile(f"[{REFUSED_CHARACTERS}{_SURROGATES}{_LINE_BREAKS}]")
+_ANY_REFUSED = _REFUSED_IN_LINE
+
+
+def refused_keywords(multiline: bool = False) -> dict:
+    """The spec's word for the characters a text field refuses: `not` a string holding one
+    (an unanchored search, so JSON Schema and Python agree; JSON cannot carry a lone surrogate
+    in well-formed text, so the spec leaves those out)."""
+    chars = REFUSED_CHARACTERS if multiline else REFUSED_CHARACTERS + _LINE_BREAKS
+    # `type` inside `not`: a pattern passes any non-string, so `not` alone would refuse null.
+    return {"not": {"type": "string", "pattern": f"[{chars}]"}}
 
 
 def character_reason(char: str) -> str:
@@ -299,7 +313,7 @@ def _problems(data, schema) -> dict[str, list[str]]:
                 parts.pop()
         return ".".join(map(str, parts)) or "body"
 
-    line = _REFUSED_IN_LINE or _REFUSED_IN_LONG_TEXT
+    line = _REFUSED_IN_LINE
     stack = [(data, schema, None, 1)]
     while stack:
         value, context, where, depth = stack.pop()
@@ -322,8 +336,9 @@ def _problems(data, schema) -> dict[str, list[str]]:
                 at = (where, key)
                 if isinstance(key, str):
                     match = line.search(key)
-                    if match:
-                        found.setdefault(path(at), [character_reason(match.group())])
+                    if match:  # ".key", as marshmallow names what is wrong with a Dict's key
+                        reason = character_reason(match.group())
+                        found.setdefault(path((where, f"{key}.key")), [reason])
                 stack.append((member, _member(inner, key), at, depth + 1))
         else:
             for i, member in enumerate(value):
@@ -336,8 +351,9 @@ _NUL_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("nul_checked
 
 
 class NoNul(ma.Schema):
-    """Refuses text that no field takes (NUL, which PostgreSQL cannot store, lone surrogates,
-    which UTF-8 cannot encode) and values nested past MAX_DEPTH, naming each path and why.
+    """Refuses text holding a character no field takes (REFUSED_CHARACTERS; tab and newline
+    outside long text) and values nested past MAX_DEPTH, naming each path, the code point and
+    its name: "contains U+202E (RIGHT-TO-LEFT OVERRIDE)".
 
     The whole input is walked once, by the outermost schema, before anything else is loaded:
     as a pre_load of every schema, a violation with a claim and an inline source was walked
@@ -495,6 +511,7 @@ def asserts_json_schema() -> dict:
         "additionalProperties": {
             "type": ["string", "number", "boolean", "null"],
             "maxLength": MAX_FACT_TEXT,
+            **refused_keywords(),
         },
     }
 
