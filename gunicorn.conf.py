@@ -40,3 +40,22 @@ def post_fork(server, worker):
 # gunicorn's control socket defaults to one path per user; two instances on one machine would
 # fight over it, and nothing here uses it.
 control_socket_disable = True
+
+
+def _without_server_banner():
+    """gunicorn writes `Server: gunicorn` on every answer and has no setting to leave it out; a
+    banner only tells a scanner what to try. Patched here, in the master, before workers fork."""
+    from gunicorn.http import wsgi
+
+    default_headers = wsgi.Response.default_headers
+    if getattr(default_headers, "_no_banner", False):
+        return
+
+    def headers(self):
+        return [h for h in default_headers(self) if not h.lower().startswith("server:")]
+
+    headers._no_banner = True
+    wsgi.Response.default_headers = headers
+
+
+_without_server_banner()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -11,7 +12,7 @@ import uuid
 from flask import Flask, g, request
 from werkzeug.exceptions import Unauthorized
 
-from . import config, db, idempotency, limits, logs, metrics
+from . import config, db, idempotency, jsonbody, limits, logs, metrics
 from .core import disclosure
 from .errors import problem, register_error_handlers
 
@@ -47,7 +48,12 @@ def create_app(test_config: dict | None = None) -> Flask:
             "servers": [{"url": "/"}],
             "components": {
                 "securitySchemes": {
-                    "bearer": {"type": "http", "scheme": "bearer", "description": "API key"}
+                    "bearer": {"type": "http", "scheme": "bearer", "description": "API key"},
+                    "metrics": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "METRICS_TOKEN, when the operator has set one",
+                    },
                 }
             },
             "security": [{"bearer": []}],
@@ -59,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .paging import load_secret
 
     app.config["SECRET_KEY"] = load_secret(app.config.get("SECRET_KEY"), app.instance_path)
+    app.wsgi_app = limits.TrustedProxy(app.wsgi_app, app.config["FORWARDED_ALLOW_IPS"])
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
@@ -69,6 +76,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = Api(app)
     register_error_handlers(app)
+    jsonbody.register(app)
     # The limiter's own before_request runs first: a refused request costs no database work.
     limits.init_app(app)
     _register_hooks(app)
@@ -131,20 +139,23 @@ def _register_hooks(app: Flask) -> None:
             mimetype = request.mimetype or ""
             if not (mimetype == "application/json" or mimetype.endswith("+json")):
                 return problem(415, "Unsupported media type", "Send the body as application/json.")
-        if request.headers.get("Authorization"):
-            refused = limits.check_auth_failures()
-            if refused is not None:
-                return refused
         g.write_token = db.write_intent.set(request.method not in _SAFE_METHODS)
         g.db = db.new_session()
         try:
             g.principal = auth.authenticate(g.db)
         except Unauthorized:
-            limits.note_auth_failure()
+            refused = limits.note_auth_failure()
+            if refused is not None:
+                return refused
             raise
         if g.principal is not None and "\x00" in request.path:
             # No id holds U+0000, and PostgreSQL cannot even compare text holding it.
             return problem(404, "Not found", "No resource has U+0000 in its path.")
+        if request.method in _BODY_METHODS and request.is_json:
+            # Parsed here, once, before anything else reads it: a body nested too deep for the
+            # parser is refused by field name (jsonbody.loads); malformed JSON is webargs' 400.
+            with contextlib.suppress(ValueError):
+                jsonbody.request_json(request)
         return None
 
     @app.after_request

@@ -25,6 +25,13 @@ def from_env() -> dict:
         "AUTH_FAILURE_LIMIT": os.environ.get("AUTH_FAILURE_LIMIT", "30/minute"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024))),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Proxies whose X-Forwarded-For names the client (gunicorn.conf.py trusts the same).
+        "FORWARDED_ALLOW_IPS": os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1",
+        # Where clients reach the service (https://ledger.example.org); absolute links start
+        # there. Unset, links are relative: never built from the request's Host header.
+        "PUBLIC_URL": (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        # Bearer token a Prometheus scraper presents for /metrics; unset, /metrics is open.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
     }

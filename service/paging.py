@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -58,13 +59,18 @@ def _bad_cursor(reason: str) -> ValidationFailed:
     return ValidationFailed([{"field": "cursor", "reason": reason, "in": "query"}])
 
 
+def self_link(query: dict) -> str:
+    """A link to this route with `query`: under PUBLIC_URL when it is set, else relative (an
+    absolute path). Never from the Host header, which any client sets and a shared cache could
+    store and hand to others."""
+    base = current_app.config.get("PUBLIC_URL") or ""
+    return base + request.script_root + request.path + "?" + urlencode(query, doseq=True)
+
+
 def link_header(next_cursor: str | None) -> dict[str, str]:
     """RFC 8288 Link to the next page, keeping the other query parameters."""
     if not next_cursor:
         return {}
     args = request.args.to_dict(flat=False)
     args["cursor"] = [next_cursor]
-    from urllib.parse import urlencode
-
-    url = request.base_url + "?" + urlencode(args, doseq=True)
-    return {"Link": f'<{url}>; rel="next"'}
+    return {"Link": f'<{self_link(args)}>; rel="next"'}

@@ -10,7 +10,7 @@ import threading
 from html.parser import HTMLParser
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 FOUNDATION_PATHS = ("/v1/parties", "/v1/parties/{party_id}", "/v1/agreements", "/v1/keys")
 
@@ -70,6 +70,15 @@ class OperationText(HTMLParser):
         return ["".join(block) for block in self.blocks]
 
 
+class NoBannerHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its `Server: Werkzeug/... Python/...` banner, which gunicorn
+    does not send either (gunicorn.conf.py)."""
+
+    def send_header(self, keyword, value):
+        if keyword.lower() != "server":
+            super().send_header(keyword, value)
+
+
 @pytest.fixture
 def live_server(app):
     """The session app on a real loopback socket; records the paths it was asked for."""
@@ -79,7 +88,9 @@ def live_server(app):
         requested.append(environ.get("PATH_INFO", ""))
         return app(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, recording, threaded=True)
+    server = make_server(
+        "127.0.0.1", 0, recording, threaded=True, request_handler=NoBannerHandler
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -132,3 +143,12 @@ def test_docs_render_operations_in_headless_chromium(chromium, live_server, tmp_
     # Swagger UI came from this server, and so did the spec it rendered.
     assert "/docs/assets/swagger-ui-bundle.js" in requested
     assert "/v1/openapi.json" in requested
+
+
+def test_live_docs_page_has_its_policy_and_no_server_banner(live_server):
+    import urllib.request
+
+    base, _requested = live_server
+    with urllib.request.urlopen(f"{base}/docs", timeout=10) as resp:  # noqa: S310
+        assert resp.headers.get("Server") is None, resp.headers
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]

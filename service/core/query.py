@@ -20,6 +20,7 @@ from sqlalchemy import (
     column,
     exists,
     func,
+    literal,
     literal_column,
     null,
     select,
@@ -41,7 +42,7 @@ from ..models import (
     Violation,
     ViolationSearch,
 )
-from ..text import fold
+from ..text import FORMULA_START, fold
 
 # Terms of one `q`; more would only make the query slower, not better.
 MAX_TERMS = 32
@@ -594,9 +595,17 @@ def _pg_iso(col) -> ColumnElement:
     )
 
 
+def _pg_formula_safe(text_: ColumnElement) -> ColumnElement:
+    """text.formula_safe in SQL: `'` before text that starts with one of FORMULA_START."""
+    starts = [literal(c, Text) for c in FORMULA_START]
+    return case(
+        (func.left(text_, 1).in_(starts), literal("'", Text) + text_), else_=text_
+    )
+
+
 def _pg_cell(key: str, kind: str | None) -> ColumnElement:
     if key == "affected_ids":
-        return (
+        return _pg_formula_safe(
             select(
                 func.string_agg(
                     AffectedParty.party_id,
@@ -607,6 +616,8 @@ def _pg_cell(key: str, kind: str | None) -> ColumnElement:
             .scalar_subquery()
         )
     col = _VIOLATIONS.c[key]
+    if kind == "text":
+        return _pg_formula_safe(cast(col, Text))
     if kind == "time":
         return _pg_iso(col)
     if kind == "bool":
@@ -615,7 +626,9 @@ def _pg_cell(key: str, kind: str | None) -> ColumnElement:
         items = select(func.json_array_elements_text(col)).correlate(_VIOLATIONS).scalar_subquery()
         joined = func.array_to_string(func.array(items), literal_column("';'"))
         # NULL, not '', for an empty list: COPY quotes an empty string ("") and Python does not.
-        return case((cast(col, Text) == literal_column("'[]'"), null()), else_=joined)
+        return case(
+            (cast(col, Text) == literal_column("'[]'"), null()), else_=_pg_formula_safe(joined)
+        )
     return col
 
 

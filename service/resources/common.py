@@ -16,10 +16,12 @@ from flask import current_app, g, request
 from flask_smorest.etag import _get_etag_ctx
 from flask_smorest.exceptions import PreconditionRequired
 from flask_smorest.utils import deepupdate, prepare_response
+from marshmallow.utils import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 
-from .. import auth, idempotency
+from .. import auth, idempotency, jsonbody
 from ..paging import CURSOR_PATTERN, MAX_CURSOR_LENGTH
-from .fields import json_keywords
+from .fields import json_keywords, refused_keywords
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_PAGE = 500
@@ -168,9 +170,21 @@ def _name(code: int) -> str:
     return http.HTTPStatus(code).name
 
 
+class BodyParser(FlaskParser):
+    """webargs' parser, reading JSON bodies through service.jsonbody: once per request, and a
+    huge integer or too deep a nesting is refused by field name instead of raising."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        return jsonbody.request_json(req)
+
+
 class Blueprint(flask_smorest.Blueprint):
     """Adds to each operation's spec the error statuses that the shared machinery can answer,
     so the documentation cannot forget them."""
+
+    ARGUMENTS_PARSER = BodyParser()
 
     def __init__(self, *args, common_errors: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -353,10 +367,32 @@ def slug_field(description: str, **kwargs) -> ma.fields.String:
     )
 
 
-def text(max_len: int, description: str, **kwargs) -> ma.fields.String:
+# Text fields this long or longer are prose (descriptions, statements, reasons): they may hold
+# tabs and newlines, which one-line text (titles, names, places) refuses.
+LONG_TEXT = 5000
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ma.ValidationError("must not be blank (only spaces)")
+
+
+def text(
+    max_len: int, description: str, *, multiline: bool | None = None, **kwargs
+) -> ma.fields.String:
+    """Free text of 1 to `max_len` characters, not only whitespace, holding none of the
+    characters fields.NoNul refuses (documented as `not` a pattern; the walk enforces it)."""
+    multiline = max_len >= LONG_TEXT if multiline is None else multiline
     return ma.fields.String(
-        validate=ma.validate.Length(min=1, max=max_len),
-        metadata={"description": description, **kwargs.pop("metadata", {})},
+        validate=[ma.validate.Length(min=1, max=max_len), _not_blank],
+        metadata={
+            "description": description,
+            "multiline": multiline,
+            # Some character that is not whitespace (JSON Schema's \S, as Python's str.strip).
+            "pattern": r"\S",
+            **refused_keywords(multiline),
+            **kwargs.pop("metadata", {}),
+        },
         **kwargs,
     )
 

@@ -6,11 +6,14 @@ import contextvars
 import functools
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC
 
 import marshmallow as ma
 import pycountry
+
+from ..jsonbody import MAX_DEPTH, TOO_DEEP
 
 __all__ = [
     "LanguageTag",
@@ -202,47 +205,145 @@ class JSONNumber(ma.fields.Float):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.make_error("invalid", input=value)
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer literal beyond any float
+            finite = False
+        if not finite:
             raise self.make_error("invalid", input=value)
         return super()._deserialize(value, attr, data, **kwargs)
 
 
 NUL_REASON = "must not contain the NUL character (U+0000)"
+# Characters no text of an input may hold, key or value, since they make a record display as
+# something other than what it holds, or cannot be stored: C0 and C1 controls (ESC sequences,
+# NUL, which PostgreSQL cannot store, CR), bidi controls (U+061C, U+200E/F, U+202A-202E,
+# U+2066-2069), zero-width characters (U+200B-200D, U+2060, U+FEFF) and lone surrogates, which
+# UTF-8 cannot encode. Tab and newline are refused in one-line text only: long text (a String
+# field with metadata multiline=True) may hold them.
+REFUSED_CHARACTERS = (
+    r"\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+)
+_SURROGATES = r"\ud800-\udfff"
+_LINE_BREAKS = r"\t\n"
+_REFUSED_IN_LONG_TEXT = re.compile(f"[{REFUSED_CHARACTERS}{_SURROGATES}]")
+_REFUSED_IN_LINE = re.compile(f"[{REFUSED_CHARACTERS}{_SURROGATES}{_LINE_BREAKS}]")
+_ANY_REFUSED = _REFUSED_IN_LINE
 
 
-def _has_nul(data) -> bool:
-    """Whether any string (value or key) in `data` holds a NUL character; the common answer, no,
-    found without building the paths _nul_paths names."""
-    stack = [data]
+def refused_keywords(multiline: bool = False) -> dict:
+    """The spec's word for the characters a text field refuses: `not` a string holding one
+    (an unanchored search, so JSON Schema and Python agree; JSON cannot carry a lone surrogate
+    in well-formed text, so the spec leaves those out)."""
+    chars = REFUSED_CHARACTERS if multiline else REFUSED_CHARACTERS + _LINE_BREAKS
+    # `type` inside `not`: a pattern passes any non-string, so `not` alone would refuse null.
+    return {"not": {"type": "string", "pattern": f"[{chars}]"}}
+
+
+def character_reason(char: str) -> str:
+    """Why text holding `char` is refused, naming the code point."""
+    code = ord(char)
+    if code == 0:
+        return NUL_REASON
+    if 0xD800 <= code <= 0xDFFF:
+        return f"contains U+{code:04X} (a lone surrogate, which is not a character)"
+    name = unicodedata.name(char, "a control character")
+    return f"contains U+{code:04X} ({name})"
+
+
+def _looks_clean(data) -> bool:
+    """Whether no text in `data` holds a character that any field refuses, and nothing nests
+    too deep: the common answer, found without the paths and fields that _problems follows."""
+    search = _ANY_REFUSED.search
+    stack = [(data, 1)]
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
         if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, Mapping):
-            for key in value:
-                if isinstance(key, str) and "\x00" in key:
-                    return True
-            stack.extend(value.values())
-        elif isinstance(value, list | tuple):
-            stack.extend(value)
-    return False
+            if search(value):
+                return False
+        elif isinstance(value, Mapping | list | tuple):
+            if depth > MAX_DEPTH:
+                return False
+            if isinstance(value, Mapping):
+                for key in value:
+                    if isinstance(key, str) and search(key):
+                        return False
+                stack.extend((v, depth + 1) for v in value.values())
+            else:
+                stack.extend((v, depth + 1) for v in value)
+    return True
 
 
-def _nul_paths(data, path: str = ""):
-    """Dotted paths of the strings (values or keys) in `data` that hold a NUL character."""
-    if isinstance(data, str):
-        if "\x00" in data:
-            yield path or "body"
-    elif isinstance(data, Mapping):
-        for key, value in data.items():
-            where = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and "\x00" in key:
-                yield where
-            yield from _nul_paths(value, where)
-    elif isinstance(data, list | tuple):
-        for i, value in enumerate(data):
-            yield from _nul_paths(value, f"{path}.{i}" if path else str(i))
+def _inner(context, value):
+    """What describes the members of `value`, given what describes `value` (a schema, a field
+    or None): a schema's fields by data key, a List's inner field, a Nested's schema."""
+    if isinstance(context, ma.fields.Nested):
+        return context.schema
+    if isinstance(context, ma.fields.List):
+        return context.inner
+    return context
+
+
+def _member(context, key):
+    if isinstance(context, ma.Schema):
+        by_key = context.__dict__.get("_fields_by_key")
+        if by_key is None:
+            by_key = {(f.data_key or name): f for name, f in context.fields.items()}
+            context.__dict__["_fields_by_key"] = by_key
+        return by_key.get(key)
+    if isinstance(context, ma.fields.Dict):
+        return context.value_field
+    return None
+
+
+def _problems(data, schema) -> dict[str, list[str]]:
+    """Dotted paths of the texts (values or keys) in `data` that hold a refused character, each
+    with its reason, and of the values nested too deep. Follows the schema's fields, so that
+    long text may hold line breaks; anything unknown is held to the one-line rules."""
+    found: dict[str, list[str]] = {}
+
+    def path(where, member_only: bool = False) -> str:
+        parts = []
+        while where is not None:
+            where, key = where
+            parts.append(key)
+        parts.reverse()
+        if member_only:  # the field that nests (as service.jsonbody names it), not the depths
+            while parts and isinstance(parts[-1], int):
+                parts.pop()
+        return ".".join(map(str, parts)) or "body"
+
+    line = _REFUSED_IN_LINE
+    stack = [(data, schema, None, 1)]
+    while stack:
+        value, context, where, depth = stack.pop()
+        if isinstance(value, str):
+            long_text = isinstance(context, ma.fields.String) and context.metadata.get(
+                "multiline"
+            )
+            match = (_REFUSED_IN_LONG_TEXT if long_text else line).search(value)
+            if match:
+                found.setdefault(path(where), [character_reason(match.group())])
+            continue
+        if not isinstance(value, Mapping | list | tuple):
+            continue
+        if depth > MAX_DEPTH:
+            found.setdefault(path(where, member_only=True), [TOO_DEEP])
+            continue
+        inner = _inner(context, value)
+        if isinstance(value, Mapping):
+            for key, member in value.items():
+                at = (where, key)
+                if isinstance(key, str):
+                    match = line.search(key)
+                    if match:  # ".key", as marshmallow names what is wrong with a Dict's key
+                        reason = character_reason(match.group())
+                        found.setdefault(path((where, f"{key}.key")), [reason])
+                stack.append((member, _member(inner, key), at, depth + 1))
+        else:
+            for i, member in enumerate(value):
+                stack.append((member, inner, (where, i), depth + 1))
+    return found
 
 
 # Set while an outermost schema loads: its check covered the whole input, nested ones skip it.
@@ -250,11 +351,14 @@ _NUL_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("nul_checked
 
 
 class NoNul(ma.Schema):
-    """Refuses text holding NUL, which PostgreSQL cannot store (it was a 500 there).
+    """Refuses text holding a character no field takes (REFUSED_CHARACTERS; tab and newline
+    outside long text) and values nested past MAX_DEPTH, naming each path, the code point and
+    its name: "contains U+202E (RIGHT-TO-LEFT OVERRIDE)".
 
     The whole input is walked once, by the outermost schema, before anything else is loaded:
     as a pre_load of every schema, a violation with a claim and an inline source was walked
-    four times over, a tenth of a batch's time.
+    four times over, a tenth of a batch's time. The walk follows the schema's fields only when
+    something was found, to tell which field it is and whether that field takes long text.
     """
 
     # Keys checked elsewhere (batch items, each on its own).
@@ -265,9 +369,10 @@ class NoNul(ma.Schema):
             return super().load(data, **kwargs)
         if isinstance(data, Mapping):
             data_to_check = {k: v for k, v in data.items() if k not in self.NUL_UNCHECKED}
-            if _has_nul(data_to_check):
-                found = {where: [NUL_REASON] for where in _nul_paths(data_to_check)}
-                raise ma.ValidationError(found)
+            if not _looks_clean(data_to_check):
+                found = _problems(data_to_check, self)
+                if found:
+                    raise ma.ValidationError(found)
         token = _NUL_CHECKED.set(True)
         try:
             return super().load(data, **kwargs)
@@ -406,6 +511,7 @@ def asserts_json_schema() -> dict:
         "additionalProperties": {
             "type": ["string", "number", "boolean", "null"],
             "maxLength": MAX_FACT_TEXT,
+            **refused_keywords(),
         },
     }
 

@@ -1,12 +1,10 @@
 """Routes for /v1/changes: the change feed."""
 
-from urllib.parse import urlencode
-
 import marshmallow as ma
-from flask import request
 from flask.views import MethodView
 
 from ...core import disclosure, query
+from ...paging import self_link
 from ..common import Blueprint, principal, requires, session
 from .schemas import ChangeArgs, ChangePageSchema
 
@@ -50,7 +48,7 @@ class Changes(MethodView):
             }
             for r in page
         ]
-        link = request.base_url + "?" + urlencode({"after": last, "limit": limit})
+        link = self_link({"after": last, "limit": limit})
         return (
             {"items": items, "next_cursor": str(last), "has_more": len(rows) > limit},
             200,

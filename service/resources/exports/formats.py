@@ -9,12 +9,14 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from ...text import formula_safe
 from ..violations.present import summary_view
 
 # Flattened columns of CSV and HXL: (header, HXL hashtag, record key, kind). Records are
 # core.query.export_batches dicts; on PostgreSQL the database formats the same cells itself
 # (core.query.copy_csv), by kind. Lists are joined with ";"; times are ISO 8601 UTC as in the
-# JSON; booleans true/false; numbers as in JSON (36.0 as 36); None an empty cell.
+# JSON; booleans true/false; numbers as in JSON (36.0 as 36); None an empty cell. Text and
+# lists are formula-safe (see formula_safe); numbers (kind None or float) are written as they are.
 _FIGURES = ("low", "best", "high")
 _HXL_FIGURE = {"low": "+min", "best": "", "high": "+max"}
 
@@ -23,8 +25,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _text(value: str | None) -> str | None:
+    return formula_safe(value)
+
+
 def _joined(values) -> str:
-    return ";".join(values or [])
+    return formula_safe(";".join(values or []))
 
 
 def _bool(value: bool | None) -> str | None:
@@ -38,27 +44,27 @@ def _number(value: float | None) -> str | None:
     return text[:-2] if text.endswith(".0") else text
 
 
-CONVERT = {"time": _iso, "list": _joined, "bool": _bool, "float": _number}
+CONVERT = {"text": _text, "time": _iso, "list": _joined, "bool": _bool, "float": _number}
 
 COLUMNS: list[tuple[str, str, str, str | None]] = [
-    ("id", "#event+id", "id", None),
-    ("title", "#event+name", "title", None),
-    ("description", "#description", "description", None),
-    ("category", "#event+type", "category", None),
-    ("status", "#status", "status", None),
+    ("id", "#event+id", "id", "text"),
+    ("title", "#event+name", "title", "text"),
+    ("description", "#description", "description", "text"),
+    ("category", "#event+type", "category", "text"),
+    ("status", "#status", "status", "text"),
     ("occurred_at", "#date+occurred", "occurred_at", "time"),
     ("occurred_until", "#date+occurred+end", "occurred_until", "time"),
-    ("date_precision", "#date+precision", "date_precision", None),
-    ("location_name", "#loc+name", "location_name", None),
-    ("admin1", "#adm1+name", "admin1", None),
-    ("admin2", "#adm2+name", "admin2", None),
-    ("country", "#country+code", "country", None),
+    ("date_precision", "#date+precision", "date_precision", "text"),
+    ("location_name", "#loc+name", "location_name", "text"),
+    ("admin1", "#adm1+name", "admin1", "text"),
+    ("admin2", "#adm2+name", "admin2", "text"),
+    ("country", "#country+code", "country", "text"),
     ("lat", "#geo+lat", "lat", "float"),
     ("lon", "#geo+lon", "lon", "float"),
-    ("location_precision", "#geo+precision", "location_precision", None),
-    ("agreement", "#meta+agreement", "agreement_id", None),
+    ("location_precision", "#geo+precision", "location_precision", "text"),
+    ("agreement", "#meta+agreement", "agreement_id", "text"),
     ("provisions", "#meta+provisions", "provisions", "list"),
-    ("attributed_party", "#group+perpetrator", "attributed_party_id", None),
+    ("attributed_party", "#group+perpetrator", "attributed_party_id", "text"),
     ("affected_parties", "#group+affected", "affected_ids", "list"),
     *[
         (f"{group}_{figure}", f"#affected+{hxl}{_HXL_FIGURE[figure]}", f"{group}_{figure}", None)
@@ -73,7 +79,7 @@ COLUMNS: list[tuple[str, str, str, str | None]] = [
     ("tags", "#meta+tags", "tags", "list"),
     ("in_agreement_zone", "#geo+in_zone", "in_agreement_zone", "bool"),
     ("claim_count", "#meta+claims+num", "claim_count", None),
-    ("reported_by", "#org+reporting", "reported_by", None),
+    ("reported_by", "#org+reporting", "reported_by", "text"),
     ("created_at", "#date+reported", "created_at", "time"),
     ("updated_at", "#date+updated", "updated_at", "time"),
     ("version", "#meta+version", "version", None),

@@ -46,7 +46,11 @@ _RESPONSE_DOC = {
         "Every matching violation, oldest recorded first, streamed. CSV and HXL have one "
         "column per field, location and casualties flattened (lists joined with ';'): "
         + ", ".join(column[0] for column in formats.COLUMNS)
-        + ". GeoJSON is a FeatureCollection of Point features ([lon, lat]; null geometry "
+        + ". A text cell that a spreadsheet would take for a formula (one starting with =, +, "
+        "-, @, a tab or a carriage return) begins with ' in CSV and HXL, as OWASP's CSV "
+        "injection guidance advises, so that opening an export runs nothing; numbers are "
+        "written as they are. GeoJSON and NDJSON keep the text as stored."
+        " GeoJSON is a FeatureCollection of Point features ([lon, lat]; null geometry "
         "without coordinates) whose properties are the list items of GET /v1/violations; "
         "NDJSON has one such item per line."
     ),

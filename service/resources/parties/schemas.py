@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from ..common import list_of_page, slug_field, text
-from ..fields import LanguageTag, NoNul
+from ..fields import LanguageTag, NoNul, refused_keywords
 
 PARTY_KINDS = (
     "state",
@@ -48,7 +48,9 @@ def _at_most_names(value: dict) -> None:
 def _names_field():
     return ma.fields.Dict(
         keys=LanguageTag(),
-        values=ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
+        values=ma.fields.String(
+            validate=ma.validate.Length(min=1, max=200), metadata=refused_keywords()
+        ),
         validate=_at_most_names,
         metadata={
             "description": "Name by BCP 47 language tag.",
@@ -60,7 +62,9 @@ def _names_field():
 
 def _aliases_field():
     return ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
+        ma.fields.String(
+            validate=ma.validate.Length(min=1, max=200), metadata=refused_keywords()
+        ),
         validate=ma.validate.Length(max=100),
         metadata={
             "description": "Other spellings; look-up ignores case and accents.",
@@ -144,6 +148,7 @@ class PartyQueryArgs(NoNul):
     q = ma.fields.String(
         validate=ma.validate.Length(min=1, max=200),
         metadata={
+            **refused_keywords(),
             "description": "Matches names and aliases, ignoring case and accents.",
             "example": "tahrir al-sham",
         },

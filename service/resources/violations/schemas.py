@@ -15,6 +15,7 @@ from ..fields import (
     JSONNumber,
     NoNul,
     UTCDateTime,
+    refused_keywords,
 )
 
 DATE_PRECISIONS = ("exact", "day", "week", "month")
@@ -210,7 +211,7 @@ class _ViolationFields(ma.Schema):
         "The agreement allegedly breached.", allow_none=True, metadata={"example": "sochi-2018"}
     )
     provisions = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(min=1, max=64)),
+        ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata=refused_keywords()),
         validate=ma.validate.Length(max=50),
         metadata={"description": "Codes of the provisions breached.", "example": ["dmz-15km"]},
     )
@@ -237,7 +238,7 @@ class _ViolationFields(ma.Schema):
         },
     )
     tags = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(min=1, max=64)),
+        ma.fields.String(validate=ma.validate.Length(min=1, max=64), metadata=refused_keywords()),
         validate=ma.validate.Length(max=50),
         metadata={"description": "Free tags.", "example": ["hama-countryside"]},
     )
@@ -528,6 +529,7 @@ class ViolationQueryArgs(NoNul):
     q = ma.fields.String(
         validate=[ma.validate.Length(min=1, max=200), _has_words],
         metadata={
+            **refused_keywords(),
             "description": "Full text over title, description, claim statements and their "
             "translations: every word must occur (case and accents ignored); `word*` matches "
             "a prefix. It needs at least one word (letters or digits, in any script).",
