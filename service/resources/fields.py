@@ -217,15 +217,18 @@ class JSONNumber(ma.fields.Float):
 NUL_REASON = "must not contain the NUL character (U+0000)"
 # Characters no text of an input may hold, key or value, since they make a record display as
 # something other than what it holds, or cannot be stored: C0 and C1 controls (ESC sequences,
-# NUL, which PostgreSQL cannot store, CR), bidi controls (U+061C, U+200E/F, U+202A-202E,
-# U+2066-2069), zero-width characters (U+200B-200D, U+2060, U+FEFF) and lone surrogates, which
-# UTF-8 cannot encode. Tab and newline are refused in one-line text only: long text (a String
+# NUL, which PostgreSQL cannot store), bidi controls (U+061C, U+200E/F, U+202A-202E,
+# U+2066-2069), invisible spaces (U+200B, U+2060, U+FEFF) and lone surrogates, which UTF-8
+# cannot encode. The zero-width non-joiner and joiner (U+200C, U+200D) are taken: Persian,
+# Kurdish and Urdu words, Indic scripts and emoji sequences need them. Tab, newline and
+# carriage return (CRLF line ends) are refused in one-line text only: long text (a String
 # field with metadata multiline=True) may hold them.
 REFUSED_CHARACTERS = (
-    r"\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+    r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060"
+    r"\u2066-\u2069\ufeff"
 )
 _SURROGATES = r"\ud800-\udfff"
-_LINE_BREAKS = r"\t\n"
+_LINE_BREAKS = r"\t\n\r"
 _REFUSED_IN_LONG_TEXT = re.compile(f"[{REFUSED_CHARACTERS}{_SURROGATES}]")
 _REFUSED_IN_LINE = re.compile(f"[{REFUSED_CHARACTERS}{_SURROGATES}{_LINE_BREAKS}]")
 _ANY_REFUSED = _REFUSED_IN_LINE
