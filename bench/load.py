@@ -280,20 +280,25 @@ def prepare_schema(n: int, secret: str) -> tuple[str, str]:
 
 class Chain:
     """The audit chain, continued from its head as the service's writers do: each entry's
-    changes are encoded once (service.core.audit.Changes), hashed by audit.hash_of around that
-    text, and stored as it. test_chain() checks the hashes against audit.entry_hash.
+    changes are sealed and encoded once (service.core.audit.Changes), hashed by audit.hash_of
+    around that text, and stored as it, with the sealed values beside it. test_chain() checks
+    the hashes against audit.entry_hash.
     """
+
+    SEALED_COLS = ["commitment", "salt", "value", "source_id", "entity", "entity_id"]
 
     def __init__(self, seq: int, head: str, actor_org: str, actor_key: str) -> None:
         self.seq, self.hash = seq, head
         self.actor_org, self.actor_key = actor_org, actor_key
         self.rows: list[tuple] = []
+        self.sealed: list[tuple] = []
 
     def record(self, at, action, entity, entity_id, changes, violation_id=None) -> None:
         from service.core.audit import Changes, hash_of
 
         seq = self.seq + 1
-        value = Changes.of(changes)
+        value = Changes.of(changes, entity, entity_id)
+        self.sealed.extend(tuple(v[c] for c in self.SEALED_COLS) for v in value.sealed)
         digest = hash_of(
             {
                 "seq": seq,
@@ -385,6 +390,7 @@ TABLES = {
         "prev_hash",
         "hash",
     ],
+    "sealed_values": Chain.SEALED_COLS,
 }
 
 
@@ -592,11 +598,12 @@ def bulk_load(n: int, count: int, end: datetime, url: str, chunk: int = 20_000) 
             try:
                 for start in range(0, count, chunk):
                     prev = (chain.seq, chain.hash)
-                    chain.rows = []
+                    chain.rows, chain.sealed = [], []
                     out: dict[str, list] = {name: [] for name in TABLES}
                     for i in range(start, min(start + chunk, count)):
                         bulk_rows(i, n, end, chain, zone, out)
                     out["audit_log"] = chain.rows
+                    out["sealed_values"] = chain.sealed
                     chunks.put((min(start + chunk, count), prev, (chain.seq, chain.hash), out))
             except BaseException as exc:  # noqa: BLE001 (handed to the consumer)
                 chunks.put(exc)

@@ -4,6 +4,7 @@
 #   SCALE_1M=1                        adds the 1M point to the scale table (several minutes)
 #   WRK_THREADS/WRK_CONNECTIONS/WRK_DURATION (2/16/15s), WEB_CONCURRENCY (2), PROFILE=1,
 #   BENCH_REUSE=1 (reuse databases of an earlier run), BENCH_STRICT=1 (exit 1 on a missed target)
+#   VERIFY_ENTRIES=1000000            audit entries of bench/verify_bench.py, which runs last
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust); creates and replaces only databases
 # named ledger_bench_<N>. All traffic stays on 127.0.0.1.
 set -euo pipefail
@@ -53,4 +54,6 @@ if [ "$psql_ok" != "ok" ]; then
 fi
 
 mkdir -p bench/results
-exec "$PY" bench/http_bench.py
+"$PY" bench/http_bench.py
+# The audit chain's verification at a million entries (VERIFY_ENTRIES to change).
+exec "$PY" bench/verify_bench.py
