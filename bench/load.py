@@ -401,7 +401,7 @@ def _dt(value: str | None) -> datetime | None:
 def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, list]) -> None:
     """The rows POST /v1/violations/batch writes for spec(i) (and every 4th a counterclaim)."""
     from service.core.query import search_document
-    from service.core.violations import flatten
+    from service.core.record import flatten
 
     data = spec(i, n, end)
     claim_data = data["claims"][0]
@@ -565,7 +565,7 @@ def bulk_load(n: int, count: int, end: datetime, url: str, chunk: int = 20_000) 
     """COPY violations 0 .. count-1 (of n) with everything the API would have written."""
     import psycopg
 
-    from service.core.violations import zone_membership
+    from service.core.zones import zone_membership
 
     test_chain()
     began = time.perf_counter()

@@ -142,13 +142,6 @@ def authenticate(session: Session) -> Principal | None:
     return principal
 
 
-def current_principal() -> Principal:
-    principal = getattr(g, "principal", None)
-    if principal is None:
-        raise Unauthorized("This request needs 'Authorization: Bearer <key>'.")
-    return principal
-
-
 def require(role: str):
     """View decorator: the caller needs at least `role`; reads may be public when configured."""
 

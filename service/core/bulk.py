@@ -40,7 +40,7 @@ from ..models import (
     new_uuid,
     utcnow,
 )
-from . import audit, query, status, violations
+from . import audit, query, record, status, zones
 from .actors import Principal
 
 
@@ -197,7 +197,7 @@ _IN_CHUNK = 5000
 # Rows of one table from which PostgreSQL gets them by COPY rather than by INSERT.
 COPY_FROM = 32
 
-# Every column a new row of each table sets (for violations: violations.FLAT_COLUMNS, read
+# Every column a new row of each table sets (for violations: record.FLAT_COLUMNS, read
 # when used since that module imports this one); the rest take their defaults (or NULL).
 _VIOLATION_DEFAULTS = {"date_precision": "exact", "provisions": list, "tags": list}
 _SOURCE_COLUMNS = tuple(
@@ -295,13 +295,13 @@ class Writer:
         rows = self.rows
         now = utcnow()
         vid = new_uuid()
-        values = violations.flatten(data)
-        row = _full(values, violations.FLAT_COLUMNS, _VIOLATION_DEFAULTS)
+        values = record.flatten(data)
+        row = _full(values, record.FLAT_COLUMNS, _VIOLATION_DEFAULTS)
         agreement = (
             self.session.get(Agreement, data["agreement"]) if data.get("agreement") else None
         )
         if agreement is not None and agreement.id not in self.zones:
-            self.zones[agreement.id] = violations.prepared_zone(agreement)
+            self.zones[agreement.id] = zones.prepared_zone(agreement)
         claims_data = data.get("claims") or []
         row.update(
             id=vid,
@@ -310,7 +310,7 @@ class Writer:
             reported_by=actor.org,
             status="reported",
             claim_count=len(claims_data),
-            in_agreement_zone=violations.zone_membership(
+            in_agreement_zone=zones.zone_membership(
                 agreement, row["lat"], row["lon"], zone=agreement and self.zones[agreement.id]
             ),
             version=1,

@@ -95,20 +95,6 @@ def erase(session: Session, actor: Principal, source: Source, reason: str) -> So
     return source
 
 
-def resolve(session: Session, ids: list[str], field_prefix: str) -> dict[str, Source]:
-    found = {
-        s.id: s for s in session.execute(select(Source).where(Source.id.in_(set(ids)))).scalars()
-    }
-    missing = {
-        f"{field_prefix}.{i}.source_id": f"unknown source '{sid}'"
-        for i, sid in enumerate(ids)
-        if sid not in found
-    }
-    if missing:
-        raise ValidationFailed(missing)
-    return found
-
-
 def list_(
     session: Session, *, publisher: str | None, kind: str | None, after: str | None, limit: int
 ) -> list[Source]:

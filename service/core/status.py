@@ -11,7 +11,6 @@ from ..text import fold
 
 SUPPORTING = {"alleges", "corroborates"}
 CONTESTING = {"denies", "disputes", "explains"}
-VERDICTS = {"confirmed", "refuted", "retracted"}
 FIGURE_FACTS = ("killed", "injured", "civilian_killed", "civilian_injured")
 
 

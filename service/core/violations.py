@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from shapely.geometry import Point, shape
-from shapely.prepared import prep
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import (
-    CASUALTY_COLUMNS,
     AffectedParty,
     Agreement,
     AuditEntry,
@@ -24,43 +20,8 @@ from .actors import Principal
 from .common import ensure_can_edit
 from .errors import Forbidden, NotFound, ValidationFailed
 from .parties import check_exist
-
-LOCATION_COLUMNS = {
-    "name": "location_name",
-    "admin1": "admin1",
-    "admin2": "admin2",
-    "country": "country",
-    "lat": "lat",
-    "lon": "lon",
-    "precision": "location_precision",
-}
-CASUALTY_GROUPS = {
-    ("killed",): "killed",
-    ("injured",): "injured",
-    ("civilian", "killed"): "civilian_killed",
-    ("civilian", "injured"): "civilian_injured",
-}
-FIGURES = ("low", "best", "high")
-# Fields stored as sent, in a column of the same name.
-_PLAIN_FIELDS = (
-    "title",
-    "description",
-    "category",
-    "occurred_at",
-    "occurred_until",
-    "date_precision",
-    "provisions",
-    "tags",
-    "external_ref",
-)
-# Every column flatten can set.
-FLAT_COLUMNS = (
-    *_PLAIN_FIELDS,
-    "agreement_id",
-    "attributed_party_id",
-    *LOCATION_COLUMNS.values(),
-    *CASUALTY_COLUMNS,
-)
+from .record import flatten
+from .zones import zone_membership
 
 
 def get(session: Session, violation_id: str, *, lock: bool = False) -> Violation:
@@ -72,62 +33,6 @@ def get(session: Session, violation_id: str, *, lock: bool = False) -> Violation
     if violation is None:
         raise NotFound(f"No violation with id '{violation_id}'.")
     return violation
-
-
-@lru_cache(maxsize=64)
-def _prepared_zone(agreement_id: str, version: int, zone_json: str):
-    import json
-
-    return prep(shape(json.loads(zone_json)))
-
-
-def prepared_zone(agreement: Agreement | None):
-    """The agreement's zone ready for point tests, or None when it has none."""
-    if agreement is None or not agreement.zone:
-        return None
-    import json
-
-    return _prepared_zone(
-        agreement.id, agreement.version, json.dumps(agreement.zone, sort_keys=True)
-    )
-
-
-def zone_membership(
-    agreement: Agreement | None, lat: float | None, lon: float | None, *, zone=None
-):
-    """True/False when the agreement has a zone and the violation has coordinates, else None.
-
-    zone: the agreement's prepared_zone, when the caller tests many points against it.
-    """
-    if agreement is None or not agreement.zone or lat is None or lon is None:
-        return None
-    zone = zone or prepared_zone(agreement)
-    return bool(zone.covers(Point(lon, lat)))
-
-
-def flatten(data: dict[str, Any]) -> dict[str, Any]:
-    """Public shape -> column values, for the fields present in `data`."""
-    out: dict[str, Any] = {}
-    for field in _PLAIN_FIELDS:
-        if field in data:
-            out[field] = data[field]
-    if "agreement" in data:
-        out["agreement_id"] = data["agreement"]
-    if "attributed_party" in data:
-        out["attributed_party_id"] = data["attributed_party"]
-    if "location" in data:
-        location = data["location"] or {}
-        for key, column in LOCATION_COLUMNS.items():
-            out[column] = location.get(key)
-    if "casualties" in data:
-        casualties = data["casualties"] or {}
-        for path, prefix in CASUALTY_GROUPS.items():
-            node = casualties
-            for step in path:
-                node = (node or {}).get(step) or {}
-            for figure in FIGURES:
-                out[f"{prefix}_{figure}"] = node.get(figure)
-    return out
 
 
 def check_refs(

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...auth import Principal
 from ...core import claims as claims_core
-from ...core import status
+from ...core import record, status
 from ...core import violations as core
 from ...models import Violation
 from ..claims.present import claim_view
@@ -14,7 +14,7 @@ from ..claims.present import claim_view
 
 def _figure(v, prefix: str) -> dict[str, int] | None:
     """An estimate {low, best, high} from the columns `prefix`_low..., the absent left out."""
-    out = {f: getattr(v, f"{prefix}_{f}") for f in core.FIGURES}
+    out = {f: getattr(v, f"{prefix}_{f}") for f in record.FIGURES}
     out = {k: int(x) for k, x in out.items() if x is not None}
     return out or None
 
@@ -34,7 +34,7 @@ def _casualties(v) -> dict[str, Any]:
 
 
 def summary_view(v: Violation) -> dict[str, Any]:
-    location = {key: getattr(v, column) for key, column in core.LOCATION_COLUMNS.items()}
+    location = {key: getattr(v, column) for key, column in record.LOCATION_COLUMNS.items()}
     casualties = _casualties(v)
     return {
         "id": v.id,
@@ -74,7 +74,7 @@ def list_items(rows) -> list[dict[str, Any]]:
     the same bytes."""
     items = []
     for r in rows:
-        if all(getattr(r, column) is None for column in core.LOCATION_COLUMNS.values()):
+        if all(getattr(r, column) is None for column in record.LOCATION_COLUMNS.values()):
             location = None
         else:
             location = {
