@@ -16,8 +16,8 @@ RUN groupadd --system ledger \
 WORKDIR /app
 
 # Dependencies first so this layer is reused while only the code changes.
-COPY requirements.lock .
-RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY requirements/runtime.lock requirements/runtime.lock
+RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.lock
 
 # Code stays root-owned (read-only to the app); only instance/ is writable.
 COPY . .
