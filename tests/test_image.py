@@ -4,7 +4,9 @@ temporary SQLite database, and its HEALTHCHECK command against the port served.
 
 The commands take their programs from PATH, as in the image. IMAGE_VENV_BIN names the bin/ of
 a venv made from requirements/runtime.lock alone (.ci/run makes one with Debian's python3);
-without it the test's own venv stands in."""
+without it the test's own venv stands in. Run as root, the commands run as the unprivileged
+user nobody, as the image runs them as ledger: required with IMAGE_VENV_BIN, else only when
+nobody can run the venv's python (a venv of a Python under /root cannot be)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -64,10 +67,37 @@ def image_tree(folder: Path) -> Path:
     return app
 
 
+NOBODY = 65534
+
+
+def _unprivileged(bin_dir: str) -> list[str]:
+    """The prefix that runs a command as nobody, or [] where that cannot be done."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        return []
+    prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    probe = subprocess.run(
+        [*prefix, str(Path(bin_dir) / "python"), "-c", "import flask, gunicorn, alembic"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        assert not os.environ.get("IMAGE_VENV_BIN"), f"nobody cannot run it: {probe.stderr}"
+        return []
+    return prefix
+
+
 @pytest.fixture
-def image(tmp_path):
-    app = image_tree(tmp_path)
+def image():
+    # Not under pytest's tmp_path (root's alone): a folder the unprivileged user can reach.
+    workspace = Path(tempfile.mkdtemp(prefix="ledger-image-"))
+    workspace.chmod(0o755)
+    app = image_tree(workspace)
+    (app / "instance").chmod(0o777)  # the image chowns it to its user
+    data = workspace / "data"
+    data.mkdir(mode=0o777)
+    data.chmod(0o777)
     bin_dir = os.environ.get("IMAGE_VENV_BIN") or str(Path(sys.executable).parent)
+    as_user = _unprivileged(bin_dir)
     env = {
         key: value
         for key, value in os.environ.items()
@@ -75,7 +105,8 @@ def image(tmp_path):
     }
     env.update(
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'image.db'}",
+        DATABASE_URL=f"sqlite:///{data / 'image.db'}",
+        HOME=str(data),
         WEB_CONCURRENCY="1",
         RATE_LIMIT="0",
         PYTHONDONTWRITEBYTECODE="1",
@@ -84,8 +115,8 @@ def image(tmp_path):
 
     def run(*args: str, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [entrypoint, *args],
-            cwd=tmp_path,
+            [*as_user, entrypoint, *args],
+            cwd=data,
             env={**env, **extra},
             capture_output=True,
             text=True,
@@ -97,8 +128,11 @@ def image(tmp_path):
 
     run.app = app
     run.env = env
-    run.entrypoint = entrypoint
-    return run
+    run.command = [*as_user, entrypoint]
+    run.data = data
+    run.unprivileged = bool(as_user)
+    yield run
+    shutil.rmtree(workspace, ignore_errors=True)
 
 
 def test_dockerfile_ships_the_runtime_lock_only_as_a_non_root_user():
@@ -154,6 +188,14 @@ def test_serve_needs_a_secret_key(image):
     assert "SECRET_KEY is not set" in refused.stderr
 
 
+def test_commands_run_unprivileged_where_they_can(image):
+    uid = int(image("id", "-u").stdout)
+    if image.unprivileged or os.environ.get("IMAGE_VENV_BIN"):
+        assert uid == NOBODY
+    else:
+        assert uid == os.geteuid()
+
+
 def test_serve_and_healthcheck_on_the_configured_port(image, tmp_path):
     image("migrate")
     image("seed")
@@ -164,8 +206,8 @@ def test_serve_and_healthcheck_on_the_configured_port(image, tmp_path):
     assert image("healthcheck", check=False, BIND=bind).returncode != 0  # nothing listens yet
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
-        [image.entrypoint, "serve"],
-        cwd=tmp_path,
+        [*image.command, "serve"],
+        cwd=image.data,
         env={**image.env, "BIND": bind, "SECRET_KEY": "image-test"},
         stdout=log,
         stderr=subprocess.STDOUT,
