@@ -74,9 +74,19 @@ def _unprivileged(bin_dir: str) -> list[str]:
     """The prefix that runs a command as nobody, or [] where that cannot be done."""
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         return []
-    prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    prefix = [
+        "setpriv",
+        f"--reuid={NOBODY}",
+        f"--regid={NOBODY}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--",
+    ]
+    # Through a shell, as the entrypoint starts them: setpriv's own exec of a program reaches
+    # paths that the user's later execs (a script's #! interpreter under /root) do not.
     probe = subprocess.run(
-        [*prefix, str(Path(bin_dir) / "python"), "-c", "import flask, gunicorn, alembic"],
+        [*prefix, "sh", "-c", '"$0/alembic" --version && "$0/python" -c "import flask"', bin_dir],
         capture_output=True,
         text=True,
     )
