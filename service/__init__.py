@@ -11,7 +11,7 @@ import uuid
 from flask import Flask, g, request
 from werkzeug.exceptions import Unauthorized
 
-from . import config, db, idempotency, limits, logs, metrics
+from . import config, db, disclosure, idempotency, limits, logs, metrics
 from .errors import problem, register_error_handlers
 
 API_VERSION = "1.0.0"
@@ -146,6 +146,7 @@ def _register_hooks(app: Flask) -> None:
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.db = None
         g.principal = None
+        disclosure.begin_answer()
         if not request.path.startswith("/v1/") or request.path.startswith("/v1/openapi"):
             return None
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
@@ -167,8 +168,6 @@ def _register_hooks(app: Flask) -> None:
         if g.principal is not None and "\x00" in request.path:
             # No id holds U+0000, and PostgreSQL cannot even compare text holding it.
             return problem(404, "Not found", "No resource has U+0000 in its path.")
-        if request.method == "POST":
-            return idempotency.begin(g.db, g.principal)
         return None
 
     @app.after_request

@@ -150,7 +150,8 @@ def key_cache() -> KeyCache:
     return cache
 
 
-def _bearer_token() -> str | None:
+def bearer_token() -> str | None:
+    """The API key the request carries, or None."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -160,7 +161,7 @@ def _bearer_token() -> str | None:
 
 def authenticate(session: Session) -> Principal | None:
     """Resolve the caller from the Authorization header; None when no key was given."""
-    token = _bearer_token()
+    token = bearer_token()
     if token is None:
         if request.headers.get("Authorization"):
             raise Unauthorized("Use 'Authorization: Bearer <key>'.")

@@ -71,6 +71,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # FULL: a commit that returned is on disk even after a power cut.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA busy_timeout=30000")
+        # What is deleted or overwritten is zeroed in the file, so that an erasure leaves no
+        # copy of the values it destroyed in free pages (core.sources.erase).
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -151,3 +154,36 @@ def session_scope(write: bool = True) -> Iterator[Session]:
     finally:
         session.close()
         write_intent.reset(token)
+
+
+_SCRUB = "ledger.scrub_after_commit"
+
+
+def scrub_after_commit(session: Session) -> None:
+    """After this session's commit, copy the write-ahead log into the SQLite file and empty
+    it, so that values an erasure overwrote stay in neither (secure_delete zeroes them in the
+    file itself). PostgreSQL removes them from the live tables at once; dead tuples, WAL and
+    backups are the DBA's (README)."""
+    session.info[_SCRUB] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _scrub(session: Session) -> None:
+    if not session.info.pop(_SCRUB, False):
+        return
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    raw = bind.raw_connection()  # outside any transaction: a checkpoint needs that
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.close()
+    finally:
+        raw.close()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _no_scrub(session: Session, transaction) -> None:
+    if transaction.parent is None:  # committed (scrubbed above) or rolled back
+        session.info.pop(_SCRUB, None)

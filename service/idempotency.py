@@ -1,6 +1,14 @@
 """Idempotency-Key on POST: same key and body replay the first response; another body is 422;
-a retry while the first request still runs is 409. Keys are scoped to the caller's organisation
-and kept for 24 hours.
+a retry while the first request still runs is 409. Keys are kept for 24 hours.
+
+A key belongs to the API key that sent it, and is looked at only after the route's role check
+(resources.common.requires): no other key, of the same organisation or not, can replay an
+answer, and a caller whose role does not allow the request never gets one. Only successful
+answers are stored; a refused request (4xx) is not, so the same key can be sent again once the
+cause is fixed. An answer is stored encrypted (AES-GCM) under a key derived from the caller's
+API key, which the service never stores: whoever reads the table learns nothing of it. An
+answer that carries a secret (a new API key) is never stored at all: a retry gets 409 naming
+what was created.
 
 The key is claimed by inserting its row in the request's own transaction, before the work, and
 completed in that transaction with the response: the claim, the effect and the stored response
@@ -13,17 +21,23 @@ database lock instead, so a retry waits and then replays the first answer.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
+import os
 import re
 from datetime import timedelta
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Response, g, request
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from .auth import Principal
+from . import disclosure
+from .auth import Principal, bearer_token
 from .errors import Conflict, ValidationFailed
 from .models import IdempotencyKey, utcnow
 
@@ -34,6 +48,35 @@ CLAIM_WAIT = "200ms"
 KEY_PATTERN = r"^[!-~]{1,255}$"
 _KEY = re.compile(KEY_PATTERN)
 REPLAYED_HEADERS = ("Content-Type", "ETag", "Location", "Link")
+_CIPHER_CONTEXT = b"ceasefire-ledger idempotent answers v1"
+_WITHHELD = "idempotency_withheld"
+
+
+def _cipher() -> AESGCM:
+    """AES-256-GCM under a key derived from the caller's API key (256 random bits)."""
+    token = bearer_token() or ""
+    return AESGCM(hmac.new(token.encode("utf-8"), _CIPHER_CONTEXT, hashlib.sha256).digest())
+
+
+def _context(row: IdempotencyKey) -> bytes:
+    return f"{row.api_key_id}\n{row.key}\n{row.status}".encode()
+
+
+def _encrypt(row: IdempotencyKey, body: str) -> str:
+    nonce = os.urandom(12)
+    sealed = _cipher().encrypt(nonce, body.encode("utf-8"), _context(row))
+    return base64.b64encode(nonce + sealed).decode("ascii")
+
+
+def _decrypt(row: IdempotencyKey) -> str:
+    raw = base64.b64decode(row.body or "")
+    return _cipher().decrypt(raw[:12], raw[12:], _context(row)).decode("utf-8")
+
+
+def withhold(created_id: str) -> None:
+    """The answer of this request carries a secret: it is not stored, and a retry gets 409
+    naming `created_id` instead of the secret again."""
+    setattr(g, _WITHHELD, created_id)
 
 
 def _fingerprint() -> str:
@@ -49,7 +92,18 @@ def _fingerprint() -> str:
 
 
 def _replay(row: IdempotencyKey) -> Response:
-    resp = Response(row.body or "", status=row.status)
+    if row.withheld_id is not None:
+        raise Conflict(
+            f"This request created '{row.withheld_id}' already. Keys are shown once: revoke it "
+            "and create another.",
+            created_id=row.withheld_id,
+        )
+    try:
+        body = _decrypt(row) if row.body else ""
+    except (InvalidTag, ValueError):
+        # Not this caller's answer after all (it cannot be: the row is the key's own).
+        raise Conflict("The stored answer for this Idempotency-Key cannot be read.") from None
+    resp = Response(body, status=row.status)
     for name, value in (row.headers or {}).items():
         resp.headers[name] = value
     resp.headers["Idempotent-Replayed"] = "true"
@@ -81,7 +135,7 @@ def _claim(session: Session, row: IdempotencyKey, *, seen: bool) -> IdempotencyK
         if seen:
             current = session.execute(
                 select(IdempotencyKey)
-                .where(IdempotencyKey.org == row.org, IdempotencyKey.key == row.key)
+                .where(IdempotencyKey.api_key_id == row.api_key_id, IdempotencyKey.key == row.key)
                 .with_for_update()
                 .execution_options(populate_existing=True)
             ).scalar_one_or_none()
@@ -90,7 +144,15 @@ def _claim(session: Session, row: IdempotencyKey, *, seen: bool) -> IdempotencyK
         elif current.expires_at > row.created_at and current.state == "done":
             return current
         else:
-            for field in ("fingerprint", "state", "status", "body", "headers"):
+            for field in (
+                "fingerprint",
+                "state",
+                "status",
+                "body",
+                "headers",
+                "withheld_id",
+                "disclosed",
+            ):
                 setattr(current, field, getattr(row, field))
             current.created_at = current.updated_at = row.created_at
             current.expires_at = row.expires_at
@@ -101,19 +163,20 @@ def _claim(session: Session, row: IdempotencyKey, *, seen: bool) -> IdempotencyK
 
 
 def begin(session: Session, principal: Principal | None) -> Response | None:
-    """Before the view: answer from the stored response, or claim the key for this request."""
+    """After the role check, before the view: answer from the stored response, or claim the
+    key for this request."""
     key = request.headers.get(HEADER)
-    if key is None or request.method != "POST" or principal is None or principal.org is None:
+    if key is None or request.method != "POST" or principal is None or principal.key_id is None:
         return None
     if not _KEY.match(key):
         raise ValidationFailed({f"headers.{HEADER}": "must be 1 to 255 visible ASCII characters"})
     fingerprint = _fingerprint()
     now = utcnow()
-    row = session.get(IdempotencyKey, (principal.org, key))
+    row = session.get(IdempotencyKey, (principal.key_id, key))
     if row is not None and row.expires_at > now and row.state == "done":
         return _answer_from(row, fingerprint)
     claim = IdempotencyKey(
-        org=principal.org,
+        api_key_id=principal.key_id,
         key=key,
         fingerprint=fingerprint,
         state="in_progress",
@@ -127,7 +190,7 @@ def begin(session: Session, principal: Principal | None) -> Response | None:
     except IntegrityError:
         # Another request with this key committed while we looked: its answer is ours.
         session.rollback()
-        row = session.get(IdempotencyKey, (principal.org, key), populate_existing=True)
+        row = session.get(IdempotencyKey, (principal.key_id, key), populate_existing=True)
         if row is not None and row.state == "done":
             return _answer_from(row, fingerprint)
         raise Conflict(
@@ -142,58 +205,35 @@ def begin(session: Session, principal: Principal | None) -> Response | None:
         ) from None
     if answered is not None:
         return _answer_from(answered, fingerprint)
-    g.idempotency = (principal.org, key, fingerprint)
+    g.idempotency = (principal.key_id, key, fingerprint)
     return None
 
 
-def _stored(response: Response) -> dict:
-    return {
-        "state": "done",
-        "status": response.status_code,
-        "body": response.get_data(as_text=True),
-        "headers": {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers},
-        "updated_at": utcnow(),
-    }
-
-
 def complete(session: Session, response: Response) -> None:
-    """A successful response is stored in the transaction of its effect, before the commit."""
+    """A successful response is stored in the transaction of its effect, before the commit:
+    encrypted, or, when it carries a secret, as the id of what was created alone."""
     claimed = g.get("idempotency")
     if claimed is None:
         return
     row = session.get(IdempotencyKey, claimed[:2])
-    if row is not None:
-        for field, value in _stored(response).items():
-            setattr(row, field, value)
+    if row is None:
+        return
+    row.state = "done"
+    row.status = response.status_code
+    row.updated_at = utcnow()
+    withheld = g.get(_WITHHELD)
+    if withheld is not None:
+        row.withheld_id = withheld
+        row.body = None
+        row.headers = {}
+        return
+    row.headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+    row.body = _encrypt(row, response.get_data(as_text=True))
+    shown = disclosure.disclosed_in_request()
+    row.disclosed = "|" + "|".join(sorted(shown)) + "|" if shown else None
 
 
 def failed(session: Session, response: Response | None) -> None:
-    """The effect was rolled back, and the claim with it. A client error is final, so it is
-    stored to be replayed; after a server error the key stays free for the client's retry."""
-    claimed = g.pop("idempotency", None)
-    if claimed is None or response is None or not 400 <= response.status_code < 500:
-        return
-    org, key, fingerprint = claimed
-    now = utcnow()
-    stored = {"fingerprint": fingerprint, "created_at": now, "expires_at": now + TTL}
-    stored.update(_stored(response))
-    try:
-        # An INSERT, never an overwrite: another request may have answered under the key since
-        # this one's claim was rolled back, and that answer stands.
-        session.add(IdempotencyKey(org=org, key=key, **stored))
-        session.commit()
-    except Exception:  # another request took the key meanwhile, or the database is in trouble
-        session.rollback()
-    else:
-        return
-    try:
-        # The key's row may be an expired answer, which this one replaces.
-        table = IdempotencyKey.__table__
-        session.execute(
-            update(table)
-            .where(table.c.org == org, table.c.key == key, table.c.expires_at <= now)
-            .values(**stored)
-        )
-        session.commit()
-    except Exception:
-        session.rollback()
+    """The effect was rolled back, and the claim with it: nothing is stored, so the same key
+    can be sent again (a refused request may succeed once its cause is fixed)."""
+    g.pop("idempotency", None)

@@ -168,6 +168,36 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
 
+class AuditCheckpoint(Base):
+    """A prefix of the chain verified before (seq and hash of its last entry), so that a
+    verification re-hashes only what came after it (core.audit.verify)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SealedValue(Base):
+    """A confidential value the audit log refers to by its commitment (service.disclosure).
+
+    The chained entry holds only the commitment, SHA-256 over `salt` and `value`; the row is
+    destroyed by an erasure of the source it identifies, which the chain does not notice.
+    """
+
+    __tablename__ = "sealed_values"
+
+    commitment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    # The value's canonical JSON text.
+    value: Mapped[str] = mapped_column(Text)
+    # The source the value identifies (its own field, or the locator of a citation of it).
+    source_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+
+
 class Source(Base):
     __tablename__ = "sources"
 
@@ -191,6 +221,10 @@ class Source(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The tombstone of an erasure: its identifying values are destroyed (core.sources.erase).
+    erased_at: Mapped[datetime | None]
+    erased_by: Mapped[str | None] = mapped_column(String(64))
+    erased_reason: Mapped[str | None] = mapped_column(Text)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -332,19 +366,27 @@ class ClaimSource(Base):
 class IdempotencyKey(Base):
     """A POST's Idempotency-Key, the fingerprint of its request and the response it got.
 
-    The row is claimed (state in_progress) in its own short transaction, then completed in the
-    same transaction as the effect, so a committed effect always has its stored response.
+    Scoped to the API key that sent it: only that key's holder can replay the answer, which is
+    kept encrypted under a key derived from the API key itself (service.idempotency), so the
+    table shows no one what the answer held. The row is claimed (state in_progress) in the
+    request's transaction, then completed in the same transaction as the effect, so a
+    committed effect always has its stored response.
     """
 
     __tablename__ = "idempotency_keys"
 
-    org: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
     status: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The id of what a request created whose answer is never stored (a new API key's secret).
+    withheld_id: Mapped[str | None] = mapped_column(String(64))
+    # "|"-separated ids of the confidential sources the answer showed, so that an erasure can
+    # destroy the stored answers that hold their values.
+    disclosed: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)

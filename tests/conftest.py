@@ -106,6 +106,19 @@ class Caller:
         return self.patch(path, json=json, etag=current.headers["ETag"])
 
 
+def key_id_of(app, caller: Caller) -> str:
+    """The id of the API key a caller sends."""
+    from sqlalchemy import select
+
+    from service.auth import hash_key
+    from service.models import ApiKey
+
+    with app.app_context(), db.session_scope(write=False) as session:
+        return session.execute(
+            select(ApiKey.id).where(ApiKey.key_hash == hash_key(caller.key))
+        ).scalar_one()
+
+
 @pytest.fixture
 def make_caller(app, client) -> Callable[..., Caller]:
     from service.core import keys

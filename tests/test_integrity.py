@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from service import create_app, db
 from service.models import IdempotencyKey, Violation, utcnow
-from tests.conftest import error_fields, unique
+from tests.conftest import error_fields, key_id_of, unique
 from tests.factories import PartyPayload
 from tests.scenario import party, violation, violation_body
 
@@ -43,28 +43,36 @@ def test_same_key_other_body_is_422(reporter):
     assert "headers.Idempotency-Key" in error_fields(resp)
 
 
-def test_keys_are_scoped_to_the_organisation(app, reporter, make_caller):
+def test_keys_are_scoped_to_the_api_key_that_sent_them(app, reporter, make_caller):
+    """Another key, of another organisation or of the same one, gets no replay: it does the
+    work itself."""
     key = {"Idempotency-Key": unique("shared")}
-    other = make_caller("reporter")
+    other_org = make_caller("reporter")
+    same_org = make_caller("reporter", org=reporter.org)
     title = unique("scoped")
-    assert (
-        reporter.post("/v1/violations", json=violation_body(title=title), headers=key).status_code
-        == 201
-    )
-    assert (
-        other.post("/v1/violations", json=violation_body(title=title), headers=key).status_code
-        == 201
-    )
-    assert _count_titled(app, title) == 2
+    for caller in (reporter, other_org, same_org):
+        resp = caller.post("/v1/violations", json=violation_body(title=title), headers=key)
+        assert resp.status_code == 201
+        assert "Idempotent-Replayed" not in resp.headers
+    assert _count_titled(app, title) == 3
 
 
-def test_client_errors_are_replayed_too(reporter):
+def test_refused_requests_are_not_kept(app, reporter):
+    """A 4xx is not stored: the same key answers again from what the request now is, and can
+    carry the request once its cause is fixed."""
     key = {"Idempotency-Key": unique("k")}
-    bad = violation_body(category="nonsense")
+    title = unique("refused")
+    bad = violation_body(title=title, category="nonsense")
     first = reporter.post("/v1/violations", json=bad, headers=key)
     again = reporter.post("/v1/violations", json=bad, headers=key)
     assert first.status_code == again.status_code == 422
-    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in again.headers
+    fixed = reporter.post("/v1/violations", json=violation_body(title=title), headers=key)
+    assert fixed.status_code == 201
+    assert _count_titled(app, title) == 1
+    with app.app_context(), db.session_scope(write=False) as s:
+        rows = s.execute(select(IdempotencyKey).where(IdempotencyKey.key == key["Idempotency-Key"]))
+        assert [r.status for r in rows.scalars()] == [201]
 
 
 def test_retry_while_first_runs_is_409_and_a_dead_first_frees_the_key(app, reporter, is_postgres):
@@ -78,7 +86,7 @@ def test_retry_while_first_runs_is_409_and_a_dead_first_frees_the_key(app, repor
     now = utcnow()
     first.execute(
         IdempotencyKey.__table__.insert().values(
-            org=reporter.org,
+            api_key_id=key_id_of(app, reporter),
             key=key,
             fingerprint="f" * 64,
             state="in_progress",
@@ -242,10 +250,10 @@ def test_failed_authentications_are_limited_per_address(database_url, make_calle
     assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
 
 
-def test_audit_chain_verifies_and_names_a_tampered_entry(app, reporter, is_postgres):
+def test_audit_chain_verifies_and_names_a_tampered_entry(app, reporter, verifier, is_postgres):
     party(reporter)
-    ok = reporter.get("/v1/audit/verify").get_json()
-    assert ok["ok"] is True and ok["entries"] > 0
+    ok = verifier.get("/v1/audit/verify").get_json()
+    assert ok["ok"] is True and ok["entries"] + ok["from_seq"] > 0
     engine = app.extensions["ledger.db"][0]
     with engine.connect() as conn:
         seq, action = conn.execute(
@@ -253,12 +261,52 @@ def test_audit_chain_verifies_and_names_a_tampered_entry(app, reporter, is_postg
         ).one()
     _tamper(engine, is_postgres, seq, "forged")
     try:
-        broken = reporter.get("/v1/audit/verify").get_json()
+        broken = verifier.get("/v1/audit/verify").get_json()
         assert broken["ok"] is False
         assert broken["first_bad_seq"] == seq
     finally:
         _tamper(engine, is_postgres, seq, action)
-    assert reporter.get("/v1/audit/verify").get_json()["ok"] is True
+    assert verifier.get("/v1/audit/verify").get_json()["ok"] is True
+
+
+def test_verify_rehashes_only_what_came_after_its_checkpoint(reporter, verifier, admin):
+    verifier.get("/v1/audit/verify")
+    party(reporter)
+    party(reporter)
+    again = verifier.get("/v1/audit/verify").get_json()
+    assert again["ok"] and again["entries"] == 2 and again["from_seq"] > 0
+    assert verifier.get("/v1/audit/verify").get_json()["entries"] == 0
+    full = admin.get("/v1/audit/verify?full=1").get_json()
+    assert full["ok"] and full["from_seq"] == 0
+    assert full["entries"] == again["from_seq"] + again["entries"]
+
+
+def test_verify_in_full_finds_tampering_before_the_checkpoint(
+    app, reporter, verifier, admin, is_postgres
+):
+    party(reporter)
+    engine = app.extensions["ledger.db"][0]
+    with engine.connect() as conn:
+        seq, action = conn.execute(
+            text("SELECT seq, action FROM audit_log ORDER BY seq DESC LIMIT 1")
+        ).one()
+    party(reporter)
+    assert verifier.get("/v1/audit/verify").get_json()["ok"]  # checkpoint past `seq`
+    _tamper(engine, is_postgres, seq, "forged")
+    try:
+        full = admin.get("/v1/audit/verify?full=1").get_json()
+        assert full["ok"] is False and full["first_bad_seq"] == seq
+    finally:
+        _tamper(engine, is_postgres, seq, action)
+
+
+def test_one_verification_at_a_time(verifier):
+    from service.resources.audit import routes
+
+    with routes._RUNNING:
+        resp = verifier.get("/v1/audit/verify")
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) >= 1
 
 
 UPDATE = "UPDATE audit_log SET action = :action WHERE seq = :seq"

@@ -123,3 +123,105 @@ def test_audit_log_refuses_update_and_delete(engine, admin, statement):
     with engine.connect() as conn:
         row = conn.execute(text("SELECT action FROM audit_log WHERE seq = :s"), {"s": seq}).one()
     assert row.action != "tampered"
+
+
+def _old_entry(seq: int, prev: str, entity: str, entity_id: str, changes: dict) -> dict:
+    from datetime import UTC, datetime
+
+    from service.core import audit
+
+    row = {
+        "seq": seq,
+        "at": datetime(2026, 11, 30, 12, 0, seq, tzinfo=UTC),
+        "actor_org": "idlib-monitors",
+        "actor_key": None,
+        "action": "create",
+        "entity": entity,
+        "entity_id": entity_id,
+        "violation_id": "v-1" if entity == "claim" else None,
+        "changes": changes,
+        "prev_hash": prev,
+    }
+    row["hash"] = audit.hash_of(row)
+    return row
+
+
+@pytest.fixture
+def scratch_url(database_url, is_postgres, tmp_path):
+    """An empty database on the backend under test."""
+    if not is_postgres:
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    server = make_url(database_url)
+    name = f"ledger_mig_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_the_migration_seals_what_was_logged_in_clear(scratch_url):
+    """Entries written before sealing held locators and edition urls in clear: the migration
+    seals them, chains the log again, and records the head it replaced."""
+    from sqlalchemy.orm import Session
+
+    from service.core import audit
+    from service.models import AuditEntry, AuditHead
+
+    url = scratch_url
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "a84975e796f7")
+    source = {
+        "fields": {
+            "kind": "witness_testimony",
+            "author": "[confidential]",
+            "editions": [{"language": "ar", "url": "https://ar.example.org/safe-house-room-4"}],
+        }
+    }
+    claim = {"statement": "x", "sources": [{"source_id": "s-1", "locator": "+90 555 0100"}]}
+    party = {"fields": {"name": "Someone"}}
+    rows = []
+    prev = audit.GENESIS_HASH
+    for seq, (entity, eid, changes) in enumerate(
+        [("party", "p-1", party), ("source", "s-1", source), ("claim", "c-1", claim)], start=1
+    ):
+        rows.append(_old_entry(seq, prev, entity, eid, changes))
+        prev = rows[-1]["hash"]
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(AuditEntry.__table__.insert(), rows)
+        conn.execute(AuditHead.__table__.update().values(seq=3, hash=prev))
+    engine.dispose()
+
+    command.upgrade(cfg, "head")
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            assert audit.verify(session)["ok"]
+            entries = session.query(AuditEntry).order_by(AuditEntry.seq).all()
+            logged = repr([e.changes for e in entries])
+            assert "safe-house-room-4" not in logged and "+90 555 0100" not in logged
+            assert entries[0].hash == rows[0]["hash"]  # before the first sealed one: unchanged
+            last = entries[-1]
+            assert (last.seq, last.action) == (4, "reseal")
+            assert last.changes["replaced_head"] == {"seq": 3, "hash": prev}
+            sealed = session.execute(text("SELECT value, source_id FROM sealed_values")).all()
+            assert ('"+90 555 0100"', "s-1") in sealed
+            assert ('"https://ar.example.org/safe-house-room-4"', "s-1") in sealed
+    finally:
+        engine.dispose()
+    # And back: the values return to the entries, and the chain still verifies.
+    command.downgrade(cfg, "a84975e796f7")
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            entries = session.query(AuditEntry).order_by(AuditEntry.seq).all()
+            assert entries[2].changes == claim
+            assert entries[-1].action == "unseal"
+    finally:
+        engine.dispose()

@@ -167,6 +167,7 @@ def _input_schemas():
         sources.SourceCreateSchema,
         sources.SourcePatchSchema,
         sources.EditionSchema,
+        sources.SourceEraseSchema,
         claims.ClaimCreateSchema,
         claims.ClaimPatchSchema,
         claims.CitationInSchema,

@@ -85,7 +85,21 @@ ROUTES = [
         lambda w: {"title": "Renamed"},
         [401, 403, 200, 403, 403, 200],
     ),
-    ("audit verify", "GET", "/v1/audit/verify", None, [401, 200, 200, 200, 200, 200]),
+    (
+        "erase source",
+        "POST",
+        "/v1/sources/{s}/erase",
+        lambda w: {"reason": "The witness is in danger."},
+        [401, 403, 200, 403, 403, 200],
+    ),
+    ("audit verify", "GET", "/v1/audit/verify", None, [401, 403, 403, 403, 200, 200]),
+    (
+        "audit verify in full",
+        "GET",
+        "/v1/audit/verify?full=1",
+        None,
+        [401, 403, 403, 403, 403, 200],
+    ),
 ]
 
 CASES = [

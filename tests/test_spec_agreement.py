@@ -433,6 +433,8 @@ def _longest_value(schema: dict) -> int:
         return 3 * max(len(str(v)) for v in schema["enum"])
     if schema.get("type") == "integer":
         return len(str(schema.get("maximum", 2**63)))
+    if schema.get("type") == "boolean":
+        return len("false")
     assert "maxLength" in schema, f"a query string without maxLength: {schema}"
     return schema["maxLength"] * (3 if "pattern" in schema else 12)
 

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from .. import disclosure
 from ..auth import Principal
-from ..models import AuditEntry, AuditHead, utcnow
+from ..models import AuditCheckpoint, AuditEntry, AuditHead, SealedValue, utcnow
 
 GENESIS_HASH = "0" * 64
 
@@ -50,15 +51,23 @@ class Changes(dict):
     compact, not ASCII-escaped) made once: the entry's hash embeds that text, and PostgreSQL
     stores it (core.bulk), instead of the value being encoded again for each."""
 
-    __slots__ = ("text",)
+    __slots__ = ("text", "sealed")
 
     @classmethod
-    def of(cls, changes: dict[str, Any]) -> Changes:
+    def of(cls, changes: dict[str, Any], entity: str = "", entity_id: str = "") -> Changes:
+        """The changes of an entry about `entity`, with the values the disclosure policy seals
+        replaced by their commitments; `sealed` holds the rows of sealed_values that keep
+        them, to be written with the entry."""
+        sealed: list[dict[str, Any]] = []
+        if entity in disclosure.SEALED_NAMES:
+            changes, sealed = disclosure.seal(entity, entity_id, changes)
         text = json.dumps(
             changes, default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
-        made = cls(json.loads(text))
+        plain = json.loads(text)
+        made = cls(plain)
         made.text = text
+        made.sealed = sealed
         return made
 
 
@@ -108,7 +117,7 @@ def new_row(
         "entity": entity,
         "entity_id": entity_id,
         "violation_id": violation_id,
-        "changes": Changes.of(changes or {}),
+        "changes": Changes.of(changes or {}, entity, entity_id),
     }
 
 
@@ -179,16 +188,19 @@ def record(
 
     write_deferred(session)  # entries of earlier writes first, in order
     head = head_for_update(session)
-    entry = AuditEntry(
-        **new_row(actor, action, entity, entity_id, changes, violation_id),
-        seq=head.seq + 1,
-        prev_hash=head.hash,
-    )
+    row = new_row(actor, action, entity, entity_id, changes, violation_id)
+    entry = AuditEntry(**row, seq=head.seq + 1, prev_hash=head.hash)
     entry.hash = entry_hash(entry)
     head.seq = entry.seq
     head.hash = entry.hash
     session.add(entry)
+    session.add_all(SealedValue(**value) for value in row["changes"].sealed)
     return entry
+
+
+def sealed_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sealed values of entries built by new_row, to be written with them."""
+    return [value for row in rows for value in getattr(row["changes"], "sealed", ())]
 
 
 def head_for_update(session: Session) -> AuditHead:
@@ -198,39 +210,108 @@ def head_for_update(session: Session) -> AuditHead:
     ).scalar_one()
 
 
-def verify(session: Session, batch: int = 5000) -> dict[str, Any]:
-    """Recompute the chain from the start; name the first entry that does not match."""
-    prev = GENESIS_HASH
+def verify(session: Session, *, full: bool = False, batch: int = 5000) -> dict[str, Any]:
+    """Recompute the chain and name the first entry that does not match.
+
+    From the last checkpoint on (a prefix verified before, kept in audit_checkpoints), or,
+    with `full`, from the first entry. The entry at the checkpoint must still carry the hash
+    the checkpoint recorded, so a rewrite of the prefix that moved the chain is still seen;
+    `full` re-hashes the prefix itself too. Sealed values are checked against the commitments
+    of the entries re-hashed (all of them with `full`). A successful check that reached past
+    the checkpoint may be recorded (record_checkpoint) by the caller.
+    """
+    checkpoint = None if full else latest_checkpoint(session)
+    prev, last_seq = GENESIS_HASH, 0
+    if checkpoint is not None:
+        at = (
+            session.execute(select(AuditEntry.__table__).where(AuditEntry.seq == checkpoint.seq))
+            .mappings()
+            .one_or_none()
+        )
+        if at is None or at["hash"] != checkpoint.hash or hash_of(at) != checkpoint.hash:
+            return {
+                "ok": False,
+                "entries": 0,
+                "from_seq": checkpoint.seq,
+                "head": checkpoint.hash,
+                "first_bad_seq": checkpoint.seq,
+                "reason": "the entry at the last verified checkpoint has changed",
+            }
+        prev, last_seq = checkpoint.hash, checkpoint.seq
+    start = last_seq
     count = 0
-    last_seq = 0
-    stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
-    for entry in session.execute(stmt).scalars():
+    commitments: set[str] = set()
+    table = AuditEntry.__table__
+    stmt = (
+        select(table)
+        .where(table.c.seq > last_seq)
+        .order_by(table.c.seq)
+        .execution_options(yield_per=batch)
+    )
+    for row in session.execute(stmt).mappings():
         count += 1
         problem = None
-        if entry.seq != last_seq + 1:
-            problem = f"sequence gap: expected {last_seq + 1}, found {entry.seq}"
-        elif entry.prev_hash != prev:
+        if row["seq"] != last_seq + 1:
+            problem = f"sequence gap: expected {last_seq + 1}, found {row['seq']}"
+        elif row["prev_hash"] != prev:
             problem = "prev_hash does not match the hash of the entry before it"
-        elif entry_hash(entry) != entry.hash:
+        elif hash_of(row) != row["hash"]:
             problem = "content does not match its hash"
         if problem:
             return {
                 "ok": False,
                 "entries": count,
+                "from_seq": start,
                 "head": prev,
-                "first_bad_seq": entry.seq,
+                "first_bad_seq": row["seq"],
                 "reason": problem,
             }
-        prev = entry.hash
-        last_seq = entry.seq
-        session.expunge(entry)
+        if not full:
+            disclosure.commitments_in(row["changes"], commitments)
+        prev = row["hash"]
+        last_seq = row["seq"]
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq != last_seq or head.hash != prev):
         return {
             "ok": False,
             "entries": count,
+            "from_seq": start,
             "head": prev,
             "first_bad_seq": last_seq + 1,
             "reason": "the chain head does not match the last entry (entries removed?)",
         }
-    return {"ok": True, "entries": count, "head": prev}
+    sealed = 0
+    stmt = select(SealedValue).order_by(SealedValue.commitment)
+    chunks = [None] if full else [c for c in _chunks(sorted(commitments), 500)]
+    for chunk in chunks:
+        where = stmt if chunk is None else stmt.where(SealedValue.commitment.in_(chunk))
+        for value in session.execute(where.execution_options(yield_per=batch)).scalars():
+            sealed += 1
+            if disclosure.commitment(value.salt, value.value) != value.commitment:
+                return {
+                    "ok": False,
+                    "entries": count,
+                    "from_seq": start,
+                    "sealed": sealed,
+                    "head": prev,
+                    "reason": f"sealed value {value.commitment} does not match its commitment",
+                }
+            session.expunge(value)
+    return {"ok": True, "entries": count, "from_seq": start, "sealed": sealed, "head": prev}
+
+
+def record_checkpoint(session: Session, seq: int, hash_: str) -> None:
+    """Remember that the chain up to `seq` verified, ending in `hash_`."""
+    if session.get(AuditCheckpoint, seq) is None:
+        session.add(AuditCheckpoint(seq=seq, hash=hash_, verified_at=utcnow()))
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    return session.execute(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def _chunks(values: list[str], size: int):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -33,6 +33,7 @@ from ..models import (
     Claim,
     ClaimSource,
     Party,
+    SealedValue,
     Source,
     StatusChange,
     Violation,
@@ -41,7 +42,6 @@ from ..models import (
     utcnow,
 )
 from . import audit, query, status, violations
-from .sources import loggable
 
 
 @dataclass
@@ -380,7 +380,7 @@ class Writer:
         row.update(id=sid, created_by_org=self.actor.org, created_at=now, updated_at=now, version=1)
         self.rows.sources.append(row)
         self.rows.audit.append(
-            audit.new_row(self.actor, "create", "source", sid, {"fields": loggable(inline)})
+            audit.new_row(self.actor, "create", "source", sid, {"fields": inline})
         )
         found = SourceRef(id=sid, publisher=inline.get("publisher"))
         self.sources[sid] = found
@@ -545,6 +545,9 @@ def _write(
         head = audit.head_values(session)
         seq, last_hash = audit.chain(head, audit_rows)
         work.append((AuditEntry.__table__, audit_rows))
+        sealed = audit.sealed_rows(audit_rows)
+        if sealed:
+            work.append((SealedValue.__table__, sealed))
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     pending: list[tuple[Table, list[dict[str, Any]]]] = []

@@ -1,30 +1,21 @@
-"""Sources: provenance records; confidential ones hide who and where to those who may not know."""
+"""Sources: provenance records. Who may see a confidential one's identity is the disclosure
+policy's to say (service.disclosure); here they are recorded, changed and erased."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
+from .. import db
 from ..auth import Principal
-from ..errors import Conflict, NotFound, ValidationFailed
-from ..models import Source
+from ..disclosure import EDITION_IDENTIFYING, SOURCE_IDENTIFYING
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..models import ClaimSource, IdempotencyKey, SealedValue, Source, utcnow
 from . import audit
 from .common import apply_changes, ensure_can_edit
-
-IDENTIFYING = ("author", "url", "archive_url")
-
-
-def may_identify(actor: Principal | None, source: Source) -> bool:
-    """Verifiers, admins and the recording organisation see who a confidential source is."""
-    if not source.confidential:
-        return True
-    if actor is None:
-        return False
-    return actor.at_least("verifier") or (
-        actor.org is not None and actor.org == source.created_by_org
-    )
 
 
 def get(session: Session, source_id: str) -> Source:
@@ -47,29 +38,61 @@ def create(session: Session, actor: Principal, data: dict[str, Any]) -> Source:
     source = Source(**data, created_by_org=actor.org)
     session.add(source)
     session.flush()
-    audit.record(session, actor, "create", "source", source.id, {"fields": loggable(data)})
+    audit.record(session, actor, "create", "source", source.id, {"fields": data})
     return source
-
-
-def loggable(data: dict[str, Any]) -> dict[str, Any]:
-    # The audit log is readable through history: identities of witnesses stay out of it.
-    return {
-        k: ("[confidential]" if k in IDENTIFYING and data.get("confidential") else v)
-        for k, v in data.items()
-    }
 
 
 def update(session: Session, actor: Principal, source: Source, data: dict[str, Any]) -> Source:
     ensure_can_edit(actor, source.created_by_org, "source")
+    if source.erased_at is not None:
+        given = [f for f in SOURCE_IDENTIFYING if data.get(f) is not None]
+        given += [
+            f"editions.{i}.url"
+            for i, e in enumerate(data.get("editions") or [])
+            if any(e.get(name) is not None for name in EDITION_IDENTIFYING)
+        ]
+        if given:
+            raise ValidationFailed(
+                {f: "the source was erased: its identifying values cannot be set" for f in given}
+            )
     changed = apply_changes(source, data)
     if changed:
         session.flush()
-        if source.confidential:
-            changed = {
-                k: ({"from": "[confidential]", "to": "[confidential]"} if k in IDENTIFYING else v)
-                for k, v in changed.items()
-            }
+        # The audit log seals the identifying values (service.disclosure.seal).
         audit.record(session, actor, "update", "source", source.id, changed)
+    return source
+
+
+def erase(session: Session, actor: Principal, source: Source, reason: str) -> Source:
+    """Destroy the values that identify a source wherever the service keeps them: the row, the
+    audit log's sealed values, the locators of its citations and stored answers that showed
+    them. A tombstone (erased_at, erased_by, the reason) and an audit entry remain; the chain
+    still verifies, since it holds commitments only."""
+    if not actor.can_edit(source.created_by_org):
+        raise Forbidden(
+            "Only the organisation that recorded this source, or an admin, may erase it."
+        )
+    if source.erased_at is not None:
+        raise Conflict(f"Source '{source.id}' was erased already.")
+    now = utcnow()
+    for name in SOURCE_IDENTIFYING:
+        setattr(source, name, None)
+    source.editions = [
+        {**edition, **dict.fromkeys(EDITION_IDENTIFYING)} for edition in source.editions or []
+    ]
+    source.erased_at = source.updated_at = now
+    source.erased_by = actor.org
+    source.erased_reason = reason
+    session.flush()
+    session.execute(
+        sql_update(ClaimSource).where(ClaimSource.source_id == source.id).values(locator=None)
+    )
+    session.execute(delete(SealedValue).where(SealedValue.source_id == source.id))
+    session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.disclosed.contains(f"|{source.id}|"))
+    )
+    audit.record(session, actor, "erase", "source", source.id, {"reason": reason})
+    db.scrub_after_commit(session)
     return source
 
 

@@ -81,6 +81,13 @@ class ProblemSchema(ma.Schema):
             "example": "4f1c9e2a7b3d4e5f8a6b0c1d2e3f4a5b",
         }
     )
+    created_id = ma.fields.String(
+        metadata={
+            "description": "What an earlier request with this Idempotency-Key created, when "
+            "its answer held a secret and is not replayed (409).",
+            "example": "95124b50-3c1e-4d7a-9f2b-6a8e0c4d2f10",
+        }
+    )
     errors = ma.fields.List(
         ma.fields.Nested(ProblemFieldSchema),
         metadata={
@@ -124,7 +131,10 @@ class Api(flask_smorest.Api):
                 "retried safely: for 24 hours the same key and the same request answer the first "
                 "response again, with `Idempotent-Replayed: true`, instead of doing it twice. The "
                 "same key with another request is 422; a retry while the first still runs is "
-                "409. Keys are per organisation.",
+                "409. Keys are per API key: no other key can replay an answer. A refused "
+                "request is not kept, so its key can be sent again; a request whose answer holds "
+                "a secret (a new API key) is not replayed either: a retry is 409 naming what it "
+                "created.",
                 "schema": {"type": "string", "pattern": idempotency.KEY_PATTERN, "maxLength": 255},
                 "example": "3b2f7c1e-batch-2018-11-09",
             },
@@ -265,10 +275,22 @@ def _add_doc(func, wrapper, **info):
 
 
 def requires(role: str):
-    """Needs at least `role`; also documents 401/403 for the operation."""
+    """Needs at least `role`; also documents 401/403 for the operation.
+
+    A POST's Idempotency-Key is looked at here, after the role check and before anything
+    else: a stored answer is replayed only to the API key that got it, and only while that
+    key's role still allows the request."""
 
     def decorator(func):
-        guarded = auth.require(role)(func)
+        @wraps(func)
+        def replayable(*args, **kwargs):
+            if request.method == "POST":
+                answered = idempotency.begin(g.db, g.principal)
+                if answered is not None:
+                    return answered
+            return func(*args, **kwargs)
+
+        guarded = auth.require(role)(replayable)
 
         @wraps(func)
         def wrapper(*args, **kwargs):

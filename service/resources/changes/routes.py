@@ -6,8 +6,9 @@ import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 
+from ... import disclosure
 from ...core import query
-from ..common import Blueprint, requires, session
+from ..common import Blueprint, principal, requires, session
 from .schemas import ChangeArgs, ChangePageSchema
 
 blp = Blueprint(
@@ -29,11 +30,15 @@ class Changes(MethodView):
 
         Poll with `after` = the previous next_cursor: seq numbers are given out in commit order
         and without gaps, so no entry is ever missed, even while writers commit concurrently.
+        Entries about organisations and API keys are shown to admins only; for everyone else a
+        page leaves them out (and may hold fewer than `limit` items while `has_more` is true).
         """
         after, limit = args["after"], args["limit"]
         rows = query.changes_after(session(), after, limit + 1)
         page = rows[:limit]
         last = page[-1].seq if page else after
+        hidden = disclosure.hidden_feed_entities(principal()) or ()
+        page = [r for r in page if r.entity not in hidden]
         items = [
             {
                 "seq": r.seq,

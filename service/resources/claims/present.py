@@ -5,24 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ...auth import Principal
-from ...core.sources import may_identify
+from ...disclosure import citation_view
 from ...models import Claim
-from ..sources.present import source_view
 
 
 def claim_view(claim: Claim, viewer: Principal | None) -> dict[str, Any]:
-    citations = []
-    for link in claim.sources:
-        citation = {
-            "source_id": link.source_id,
-            "excerpt": link.excerpt,
-            "locator": link.locator,
-            "source": source_view(link.source, viewer),
-        }
-        if not may_identify(viewer, link.source):
-            # A locator can name the place or person of an interview.
-            citation["locator"] = None
-        citations.append(citation)
+    citations = [citation_view(link, viewer) for link in claim.sources]
     return {
         "id": claim.id,
         "violation_id": claim.violation_id,

@@ -2,6 +2,7 @@
 
 from flask.views import MethodView
 
+from ... import idempotency
 from ...core import keys as core
 from ..common import Blueprint, PageArgs, errors, keyset_page, principal, requires, session
 from .schemas import KeyCreateSchema, KeyListArgs, KeyPageSchema, KeySchema, NewKeySchema
@@ -38,6 +39,8 @@ class Keys(MethodView):
         row, secret = core.create(
             session(), principal(), data["org"], data["role"], data.get("label")
         )
+        # The secret is shown in this answer alone: it is never kept for a replay.
+        idempotency.withhold(row.id)
         fields = ("id", "org_id", "role", "prefix", "label", "created_at", "revoked_at")
         return {**{f: getattr(row, f) for f in fields}, "key": secret}
 

@@ -3,10 +3,11 @@
 from flask.views import MethodView
 
 from ...core import sources as core
+from ...disclosure import source_view
 from ..common import Blueprint, PageArgs, errors, keyset_page, principal, requires, session
-from .present import source_view
 from .schemas import (
     SourceCreateSchema,
+    SourceEraseSchema,
     SourcePageSchema,
     SourcePatchSchema,
     SourceQueryArgs,
@@ -76,3 +77,24 @@ class SourceById(MethodView):
         source = core.get(session(), source_id)
         blp.check_etag(source_view(source, principal()), SourceSchema)
         return source_view(core.update(session(), principal(), source, data), principal())
+
+
+@blp.route("/<source_id>/erase")
+class EraseSource(MethodView):
+    @requires("reporter")
+    @blp.arguments(SourceEraseSchema)
+    @blp.response(200, SourceSchema)
+    @errors(404, 409)
+    def post(self, data, source_id):
+        """Destroy a source's identifying values, when a witness is in danger
+
+        For the organisation that recorded the source, or an admin. The author, url,
+        archive_url, each edition's url and the locator of every citation of the source are
+        destroyed wherever the service keeps them, the audit log's sealed values included;
+        what remains is the record with those values null, a tombstone (`erased_at`,
+        `erased_by`, `erased_reason`) and an audit entry. The audit chain still verifies. No
+        one, admins included, can read the values again. On PostgreSQL, old row versions and
+        backups are the operator's to purge (see the README).
+        """
+        source = core.get(session(), source_id)
+        return source_view(core.erase(session(), principal(), source, data["reason"]), principal())

@@ -162,6 +162,29 @@ class SourceSchema(_SourceFields):
     created_by = ma.fields.String(
         dump_only=True, metadata={"description": "Recording org.", "example": "sohr"}
     )
+    erased = ma.fields.Boolean(
+        dump_only=True,
+        metadata={
+            "description": "True when the source's identifying values were destroyed "
+            "(POST /v1/sources/{id}/erase): they are null for everyone.",
+            "example": False,
+        },
+    )
+    erased_at = ma.fields.DateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "When it was erased (UTC), or null.", "example": None},
+    )
+    erased_by = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The organisation that erased it, or null.", "example": None},
+    )
+    erased_reason = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Why it was erased, or null.", "example": None},
+    )
     created_at = ma.fields.DateTime(
         dump_only=True, metadata={"description": "UTC.", "example": "2018-11-12T09:30:00+00:00"}
     )
@@ -180,6 +203,15 @@ class SourceQueryArgs(NoNul):
     kind = ma.fields.String(
         validate=ma.validate.OneOf(SOURCE_KINDS),
         metadata={"description": "Only sources of this kind.", "example": "news_article"},
+    )
+
+
+class SourceEraseSchema(InputSchema):
+    reason = text(
+        2000,
+        "Why the identity is destroyed (kept in the tombstone and the audit log: name no one).",
+        required=True,
+        metadata={"example": "The witness is in danger."},
     )
 
 

@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from werkzeug.routing import BaseConverter
 
+from ... import disclosure
 from ...core import query
 from ...core import violations as core
 from ...db import autocommit_reads
@@ -164,6 +165,8 @@ class History(MethodView):
         """Every recorded change to the violation and its claims"""
         core.get(session(), violation_id)
         entries = core.history(session(), violation_id)
+        # Sealed values shown only to those the disclosure policy allows.
+        shown = disclosure.reveal(session(), principal(), (e.changes for e in entries))
         return {
             "items": [
                 {
@@ -173,8 +176,8 @@ class History(MethodView):
                     "action": e.action,
                     "entity": e.entity,
                     "entity_id": e.entity_id,
-                    "changes": e.changes,
+                    "changes": changes,
                 }
-                for e in entries
+                for e, changes in zip(entries, shown, strict=True)
             ]
         }
