@@ -123,11 +123,10 @@ def test_readme_curl_session(live_server):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    # Every POST carries an Idempotency-Key (but the one that mints a key: its stored replay
-    # would hold the key in clear), and the session leaves nothing where it ran.
+    # Every POST carries an Idempotency-Key, and the session leaves nothing where it ran.
     for code, _expects in blocks:
         for post in re.split(r"(?=curl )", code):
-            if "-X POST" in post and "/v1/keys" not in post.split("\n")[0]:
+            if "-X POST" in post:
                 assert "Idempotency-Key:" in post.split("<<")[0], post
     assert list(workdir.iterdir()) == []
     work = Path(result.stdout.rsplit("@@work@@", 1)[1].strip())
