@@ -31,9 +31,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall only when a lock changes. pip's own progress shows: a fresh install takes a minute or two.
+# Reinstall only when a lock changes; pip's own progress shows while it works.
 $(STAMP): $(DEV_LOCK) | $(BIN)/python
-	@echo "==> installing $(DEV_LOCK) into $(VENV) (about a minute or two the first time)"
+	@echo "==> installing $(DEV_LOCK) into $(VENV) (the first time downloads every package; pip's progress follows)"
 	$(BIN)/python -m pip install --require-hashes -r $(DEV_LOCK)
 	touch $@
 
