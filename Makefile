@@ -14,21 +14,39 @@ LINT_PATHS := $(wildcard service tests migrations bench) gunicorn.conf.py
 
 export FLASK_APP := service
 
-.PHONY: help install run test contract lint openapi bench resilience clean distclean
+.PHONY: help install lock run test contract lint openapi bench resilience clean distclean
 
 help:
-	@echo "make install | run | test | contract | lint | openapi | bench | resilience | clean | distclean"
+	@echo "make install | lock | run | test | contract | lint | openapi | bench | resilience | clean | distclean"
 
 install: $(STAMP)
 
+# The locks: requirements/runtime.lock is what the image installs, requirements/dev.lock adds the
+# test and lint tools. Both are resolved for every supported Python (3.11.0 and up) by `make lock`.
+RUNTIME_LOCK := requirements/runtime.lock
+DEV_LOCK     := requirements/dev.lock
+
 $(BIN)/python:
+	@echo "==> creating $(VENV) with $$($(PYTHON) --version 2>&1) ($(PYTHON))"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall only when the lock changes.
-$(STAMP): requirements.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+# Reinstall only when a lock changes; pip's own progress shows while it works.
+$(STAMP): $(DEV_LOCK) | $(BIN)/python
+	@echo "==> installing $(DEV_LOCK) into $(VENV) (the first time downloads every package; pip's progress follows)"
+	$(BIN)/python -m pip install --require-hashes -r $(DEV_LOCK)
 	touch $@
+
+# Re-resolve both locks from pyproject.toml, keeping every pin that still fits (pass e.g.
+# LOCK_ARGS="--upgrade-package flask" to move one). --universal resolves the markers for every
+# Python in requires-python, so the lock installs on 3.11.0 as on 3.13; hashes are PyPI's and no
+# machine's package folders are written into the files.
+UV_COMPILE = $(BIN)/uv pip compile --no-config --universal --python-version 3.11 --generate-hashes \
+	--index-url https://pypi.org/simple --no-emit-index-url --no-emit-find-links \
+	--custom-compile-command "make lock" $(LOCK_ARGS) pyproject.toml
+lock: install
+	$(UV_COMPILE) -o $(RUNTIME_LOCK)
+	$(UV_COMPILE) --extra dev -o $(DEV_LOCK)
 
 run: install
 	@bash scripts/run-dev.sh

@@ -32,13 +32,22 @@ if [[ ! -e "$seeded" ]]; then
 fi
 
 if [[ ! -s "$keyfile" ]]; then
-  echo "==> creating a development admin key (org dev, role admin)"
-  key="$("$BIN/flask" --app service keys create --org dev --role admin | tail -n 1)"
-  [[ -n "$key" ]] || { echo "keys create printed no key" >&2; exit 1; }
+  echo "==> creating a development admin key (organisation dev, role admin)"
+  # The command's own note (the key's id) would read like a second key here: shown only on failure.
+  note="$(mktemp)"
+  if ! key="$("$BIN/flask" --app service keys create --org dev --role admin \
+                --label "make run" 2>"$note" | tail -n 1)" || [[ -z "$key" ]]; then
+    cat "$note" >&2; rm -f "$note"
+    echo "keys create printed no key" >&2
+    exit 1
+  fi
+  rm -f "$note"
   (umask 077 && printf '%s\n' "$key" > "$keyfile")
   chmod 600 "$keyfile"
 fi
-echo "Development admin key: $(cat "$keyfile")  (stored in $keyfile)"
-echo "==> serving on http://${BIND}"
+echo "==> development admin key (organisation dev, role admin; kept in $keyfile):"
+echo "    $(cat "$keyfile")"
+echo "    send it as 'Authorization: Bearer <key>', or paste it into Authorize at /docs"
+echo "==> serving on http://${BIND} (API docs at http://${BIND}/docs)"
 
 exec "$BIN/gunicorn" -c gunicorn.conf.py service.wsgi:app

@@ -24,6 +24,27 @@ _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 log = logging.getLogger("service.request")
 
 
+API_DESCRIPTION = """\
+Alleged ceasefire violations, every claim and counterclaim about them, where each claim came
+from, and whether the facts are disputed.
+
+**Getting a key.** Every request needs an API key, sent as `Authorization: Bearer <key>`.
+`make run` prints a development admin key when it starts (organisation `dev`, kept in
+`instance/dev-admin-key`); on a deployment, an operator makes the first one with
+`flask --app service keys create --org ORG --role admin` (in the Docker image:
+`create-key ORG admin`). Admins mint keys for others with `POST /v1/keys`
+(`{"org": "sohr", "role": "reporter"}`); the answer shows the new key once. Roles:
+reader < reporter < verifier < admin.
+
+**Trying it here.** Press **Authorize**, paste the key alone (without `Bearer `) into
+*bearer*, press **Authorize** and close the dialog; "Try it out" then sends it with every
+request. The examples are written for the data `make run` loads from `seeds/` (the events of
+a November 2018 news report from Idlib and Hama): the query examples find the Halfaya
+shelling, and each request body can be sent as it is. Every record answers an `ETag`; a `PATCH`
+needs it back in `If-Match` (copy it from the `GET` of the same record).
+"""
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config.ROOT / "instance"))
     app.config.update(config.from_env())
@@ -40,15 +61,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
         API_SPEC_OPTIONS={
             "info": {
-                "description": (
-                    "Alleged ceasefire violations, every claim and counterclaim about them, "
-                    "where each claim came from, and whether the facts are disputed."
-                )
+                "description": API_DESCRIPTION
             },
             "servers": [{"url": "/"}],
             "components": {
                 "securitySchemes": {
-                    "bearer": {"type": "http", "scheme": "bearer", "description": "API key"},
+                    "bearer": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "An API key (`cl_…`): `make run` prints a development "
+                        "admin key; admins mint more with `POST /v1/keys`. Paste the key alone, "
+                        "without `Bearer `.",
+                    },
                     "metrics": {
                         "type": "http",
                         "scheme": "bearer",

@@ -29,7 +29,12 @@ def register(app: Flask) -> None:
             raise click.BadParameter("must be a lower-case slug like 'sohr'", param_hint="--org")
         with db.session_scope() as session:
             row, secret = core.create(session, None, org, role, label)
-        click.echo(f"Created {role} key {row.id} for organisation '{org}'.", err=True)
+        # The id (for listing and revoking) is not the key: say so, lest it read as a second key.
+        click.echo(
+            f"Created a {role} key for organisation '{org}' (key id {row.id}); "
+            "the key itself is on the next line and is not shown again.",
+            err=True,
+        )
         click.echo(secret)
 
     app.cli.add_command(keys)

@@ -62,12 +62,14 @@ def load_seeds(path: str | None = None) -> dict[str, int]:
                     counts["agreements"] += 1
             source_ids: dict[str, str] = {}
             for item in data.get("sources", []):
-                fields = {k: v for k, v in item.items() if k not in ("key", "external_ref")}
+                fields = {k: v for k, v in item.items() if k not in ("key", "external_ref", "id")}
                 existing = sources.find_by_ref(session, item["external_ref"])
                 if existing is None:
                     body = _load(SourceCreateSchema(), fields, f"{file.name} source {item['key']}")
+                    # An id the seed file fixes (the spec's examples cite it); else a new one.
+                    fixed = {"id": str(item["id"])} if item.get("id") else {}
                     existing = sources.create(
-                        session, ACTOR, {**body, "external_ref": item["external_ref"]}
+                        session, ACTOR, {**body, **fixed, "external_ref": item["external_ref"]}
                     )
                     counts["sources"] += 1
                 source_ids[item["key"]] = existing.id

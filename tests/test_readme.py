@@ -62,8 +62,7 @@ def live_server(fresh_database, tmp_path):
         capture_output=True,
         text=True,
     )
-    (tmp_path / "instance").mkdir()
-    (tmp_path / "instance" / "dev-admin-key").write_text(keys.stdout.strip().splitlines()[-1])
+    admin_key = keys.stdout.strip().splitlines()[-1]
     server = subprocess.Popen(
         [str(bin_dir / "gunicorn"), "-c", "gunicorn.conf.py", "service.wsgi:app"],
         cwd=ROOT,
@@ -81,14 +80,18 @@ def live_server(fresh_database, tmp_path):
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("gunicorn did not become ready") from None
                 time.sleep(0.2)
-        yield port, tmp_path
+        # The reader's shell, as the README asks for it: in a directory of its own (not the
+        # clone), with PORT and ADMIN_KEY exported.
+        shell = tmp_path / "anywhere"
+        shell.mkdir()
+        yield port, admin_key, shell
     finally:
         server.terminate()
         server.wait(20)
 
 
 def test_gunicorn_sends_no_server_banner(live_server):
-    port, _workdir = live_server
+    port, _admin_key, _shell = live_server
     for path in ("/healthz", "/v1/parties", "/docs"):
         try:
             resp = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
@@ -104,24 +107,63 @@ def test_readme_has_a_checked_session():
     assert sum(len(expects) for _code, expects in blocks) >= 10
 
 
-def test_readme_curl_session(live_server):
-    port, workdir = live_server
-    blocks = readme_blocks()
+def _session_script(blocks) -> str:
     script = ["set -euo pipefail"]
     for i, (code, _expects) in enumerate(blocks):
         script.append(f"echo '@@block {i}@@'")
         script.append(code)
+    # Where the session put its files, for the test to look at.
+    script.append('echo "@@work@@$WORK"')
+    return "\n".join(script)
+
+
+def _reader_env(**exported: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"PORT", "ADMIN_KEY", "BASE"}}
+    return {**env, **exported}
+
+
+def test_readme_curl_session(live_server):
+    port, admin_key, workdir = live_server
+    blocks = readme_blocks()
+    env = _reader_env(PORT=str(port), ADMIN_KEY=admin_key)
     result = subprocess.run(
-        ["bash", "-c", "\n".join(script)],
+        ["bash", "-c", _session_script(blocks)],
         cwd=workdir,
-        env={**os.environ, "PORT": str(port)},
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    outputs = re.split(r"@@block (\d+)@@\n", result.stdout)[1:]
+    # Every POST carries an Idempotency-Key, and the session leaves nothing where it ran.
+    for code, _expects in blocks:
+        for post in re.split(r"(?=curl )", code):
+            if "-X POST" in post:
+                assert "Idempotency-Key:" in post.split("<<")[0], post
+    assert list(workdir.iterdir()) == []
+    work = Path(result.stdout.rsplit("@@work@@", 1)[1].strip())
+    assert (work / "shelling.csv").is_file()
+    shutil.rmtree(work)
+    outputs = re.split(r"@@block (\d+)@@\n", result.stdout.rsplit("@@work@@", 1)[0])[1:]
     by_block = {int(outputs[i]): outputs[i + 1] for i in range(0, len(outputs), 2)}
     for i, (code, expects) in enumerate(blocks):
         for expected in expects:
             assert expected in by_block[i], f"README block {i}:\n{code}\nprinted:\n{by_block[i]}"
+
+
+def test_readme_session_stops_loudly_without_port_or_key():
+    """Without PORT exported the commands printed nothing and exited 0; now the first block
+    says what to export."""
+    first, _expects = readme_blocks()[0]
+    for missing, message in (("PORT", "export PORT first"), ("ADMIN_KEY", "export ADMIN_KEY")):
+        exported = {"PORT": "8000", "ADMIN_KEY": "cl_x"}
+        exported.pop(missing)
+        result = subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + first],
+            env=_reader_env(**exported),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode != 0
+        assert message in result.stderr, result.stderr

@@ -145,22 +145,33 @@ def _unique_codes(provisions):
         raise ma.ValidationError(f"duplicate provision code(s): {', '.join(dupes)}")
 
 
-def _provisions():
+SOCHI_PROVISIONS = [
+    {"code": "dmz-15km", "text": "A demilitarised buffer zone 15 km deep around Idlib."},
+    {
+        "code": "heavy-weapons-withdrawal",
+        "text": "Heavy weapons withdrawn from the demilitarised zone.",
+    },
+]
+# The create example is an agreement the seeds do not hold yet, so that it can be created.
+MOSCOW_PROVISIONS = [
+    {
+        "code": "ceasefire-line-of-contact",
+        "text": "All military actions cease along the line of contact from 6 March 2020.",
+    },
+    {
+        "code": "m4-security-corridor",
+        "text": "A security corridor 6 km deep north and south of the M4 highway.",
+    },
+]
+
+
+def _provisions(example=SOCHI_PROVISIONS):
     return ma.fields.List(
         ma.fields.Nested(ProvisionSchema),
         validate=[ma.validate.Length(max=200), _unique_codes],
         metadata={
             "description": "Each obligation, with a code.",
-            "example": [
-                {
-                    "code": "dmz-15km",
-                    "text": "A demilitarised buffer zone 15 km deep around Idlib.",
-                },
-                {
-                    "code": "heavy-weapons-withdrawal",
-                    "text": "Heavy weapons withdrawn from the demilitarised zone.",
-                },
-            ],
+            "example": example,
         },
     )
 
@@ -194,18 +205,21 @@ def _zone():
 
 
 class AgreementCreateSchema(NoNul):
-    id = slug_field("Readable slug.", required=True, metadata={"example": "sochi-2018"})
+    id = slug_field("Readable slug.", required=True, metadata={"example": "moscow-2020"})
     title = text(
         300,
         "Title of the agreement.",
         required=True,
-        metadata={"example": "Memorandum on Stabilization of the Idlib De-escalation Area"},
+        metadata={
+            "example": "Additional Protocol to the Memorandum on Stabilization of the Situation "
+            "in the Idlib De-escalation Area"
+        },
     )
     signed_on = ma.fields.Date(
-        allow_none=True, metadata={"description": "Date signed.", "example": "2018-09-17"}
+        allow_none=True, metadata={"description": "Date signed.", "example": "2020-03-05"}
     )
     parties = _parties()
-    provisions = _provisions()
+    provisions = _provisions(MOSCOW_PROVISIONS)
     zone = _zone()
     zone_approximate = JSONBoolean(
         metadata={
@@ -217,7 +231,7 @@ class AgreementCreateSchema(NoNul):
         10000,
         "Free text.",
         allow_none=True,
-        metadata={"example": "Agreed in Sochi by Russia and Turkey."},
+        metadata={"example": "Agreed in Moscow by Russia and Turkey."},
     )
 
 

@@ -146,8 +146,10 @@ class ClaimPatchSchema(InputSchema):
         allow_none=True,
         validate=ma.validate.Length(max=36),
         metadata={
-            "description": "Another claim of the same violation: makes this a counterclaim.",
-            "example": _ACCUSATION_ID,
+            "description": "Another claim of the same violation, by id (GET "
+            "/v1/violations/{id}/claims lists them): makes this a counterclaim; null for none.",
+            # null: the example must work on any violation a reader tries it on.
+            "example": None,
         },
     )
     statement = _text(

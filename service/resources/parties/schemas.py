@@ -45,7 +45,7 @@ def _at_most_names(value: dict) -> None:
         raise ma.ValidationError(f"at most {MAX_NAMES} languages")
 
 
-def _names_field():
+def _names_field(example=None):
     return ma.fields.Dict(
         keys=LanguageTag(),
         values=ma.fields.String(
@@ -54,13 +54,13 @@ def _names_field():
         validate=_at_most_names,
         metadata={
             "description": "Name by BCP 47 language tag.",
-            "example": {"ar": "الحكومة السورية"},
+            "example": example or {"ar": "الحكومة السورية"},
             "maxProperties": MAX_NAMES,
         },
     )
 
 
-def _aliases_field():
+def _aliases_field(example=None):
     return ma.fields.List(
         ma.fields.String(
             validate=ma.validate.Length(min=1, max=200), metadata=refused_keywords()
@@ -68,38 +68,44 @@ def _aliases_field():
         validate=ma.validate.Length(max=100),
         metadata={
             "description": "Other spellings; look-up ignores case and accents.",
-            "example": ["Hayaat Tahrir Al-Shaam", "HTS"],
+            "example": example or ["Syrian regime", "Assad regime"],
         },
     )
 
 
 class PartyCreateSchema(NoNul):
+    # The example is a party the seeds do not hold, so that "Try it out" can create it.
     id = slug_field(
         "Readable slug, chosen by the creator.",
         required=True,
-        metadata={"example": "syrian-government"},
+        metadata={"example": "national-front-for-liberation"},
     )
-    name = text(200, "Name in English.", required=True, metadata={"example": "Government of Syria"})
+    name = text(
+        200,
+        "Name in English.",
+        required=True,
+        metadata={"example": "National Front for Liberation"},
+    )
     kind = ma.fields.String(
         required=True,
         validate=ma.validate.OneOf(PARTY_KINDS),
-        metadata={"description": "What sort of actor.", "example": "state"},
+        metadata={"description": "What sort of actor.", "example": "armed_group"},
     )
-    names = _names_field()
-    aliases = _aliases_field()
+    names = _names_field({"ar": "الجبهة الوطنية للتحرير"})
+    aliases = _aliases_field(["NFL", "National Liberation Front"])
     affiliations = ma.fields.List(
         ma.fields.Nested(AffiliationSchema),
         validate=ma.validate.Length(max=50),
         metadata={
             "description": "Links to other parties.",
-            "example": [{"relation": "backed_by", "party": "russia"}],
+            "example": [{"relation": "backed_by", "party": "turkey"}],
         },
     )
     description = text(
         5000,
         "Free text about the party.",
         allow_none=True,
-        metadata={"example": "Governs from Damascus; backed by Russia."},
+        metadata={"example": "A coalition of opposition factions in Idlib, formed in 2018."},
     )
 
 

@@ -202,7 +202,7 @@ class SourceQueryArgs(NoNul):
     )
     kind = ma.fields.String(
         validate=ma.validate.OneOf(SOURCE_KINDS),
-        metadata={"description": "Only sources of this kind.", "example": "ngo_report"},
+        metadata={"description": "Only sources of this kind.", "example": "news_article"},
     )
 
 

@@ -471,6 +471,8 @@ def _has_words(value: str) -> None:
 class ViolationQueryArgs(NoNul):
     """The filters of the list, the export and the stats; all combine (AND)."""
 
+    # The examples, all together as "Try it out" pre-fills them, find the seeds' Halfaya shelling.
+
     occurred_from = _TimeBound(
         metadata={
             "description": "Only violations whose interval [occurred_at, occurred_until] ends "
@@ -494,11 +496,11 @@ class ViolationQueryArgs(NoNul):
     )
     claimant = slug_field(
         "Only violations about which this party made a claim (withdrawn too).",
-        metadata={"example": "turkey"},
+        metadata={"example": "middle-east-monitor"},
     )
     status = ma.fields.String(
         validate=ma.validate.OneOf(STATUSES),
-        metadata={"description": "Only this status.", "example": "disputed"},
+        metadata={"description": "Only this status.", "example": "reported"},
     )
     category = ma.fields.String(
         validate=ma.validate.OneOf(CATEGORIES),
@@ -507,7 +509,7 @@ class ViolationQueryArgs(NoNul):
     agreement = slug_field("Only violations of this agreement.", metadata={"example": "sochi-2018"})
     country = CountryCode(metadata={"description": "ISO 3166-1 alpha-2.", "example": "SY"})
     admin1 = text(
-        200, "Only this first-level area, exactly as recorded.", metadata={"example": "Idlib"}
+        200, "Only this first-level area, exactly as recorded.", metadata={"example": "Hama"}
     )
     bbox = _BBox(
         metadata={
