@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .core import audit
 from .core.common import SCRUB_AFTER_COMMIT
 
 # Set for requests that will write. On SQLite such a transaction starts with BEGIN IMMEDIATE so
@@ -142,6 +143,20 @@ def dispose_engine() -> None:
         _engine.dispose(close=False)
 
 
+def commit(session: Session) -> None:
+    """The commit point of a request or a unit of work: the audit entries of its writes are
+    chained and written here (core.audit.append lets them wait for it), then it commits."""
+    audit.write_pending(session)
+    session.commit()
+
+
+@event.listens_for(Session, "before_commit")
+def _nothing_left_pending(session: Session) -> None:
+    # A commit past entries still waiting would lose them: every commit goes through commit().
+    if not session.in_nested_transaction() and audit.has_pending(session):
+        raise RuntimeError("audit entries are waiting: commit through service.db.commit")
+
+
 @contextmanager
 def session_scope(write: bool = True) -> Iterator[Session]:
     """A unit of work outside a request (CLI, seeds): commit on success, roll back on error."""
@@ -149,7 +164,7 @@ def session_scope(write: bool = True) -> Iterator[Session]:
     session = new_session()
     try:
         yield session
-        session.commit()
+        commit(session)
     except BaseException:
         session.rollback()
         raise

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from service import db
 from service.auth import Principal
-from service.core import audit, batch, bulk
+from service.core import audit, batch, bulk, rows
 from service.models import AuditEntry, Claim, Source, Violation
 from service.resources.violations.schemas import ViolationCreateSchema
 from tests.conftest import error_fields, problem_of, unique
@@ -186,7 +186,6 @@ def test_claim_counts_and_sources_stay_per_item(reporter):
 def test_an_item_refused_half_way_leaves_nothing(app, reporter, monkeypatch):
     """An item refused while its rows are being built (after its claim, source and status
     rows) leaves none of them behind; the items around it in the chunk stand."""
-    from service.core import bulk
     from service.errors import ValidationFailed
     from service.models import StatusChange
 
@@ -334,10 +333,10 @@ def test_a_batch_item_is_stored_exactly_as_a_single_post(reporter):
 
     single = reporter.post("/v1/violations", json=body("Shelling, the same twice"))
     assert single.status_code == 201, single.get_json()["errors"]
-    # Enough others in the chunk for every table to pass bulk.COPY_FROM rows.
+    # Enough others in the chunk for every table to pass rows.COPY_FROM rows.
     others = [
         violation_body(title=f"filler {i}", claims=[_inline_claim(accuser, publisher)])
-        for i in range(bulk.COPY_FROM)
+        for i in range(rows.COPY_FROM)
     ]
     batched = reporter.post(
         "/v1/violations/batch", json={"items": [body("Shelling, the same twice"), *others]}

@@ -456,9 +456,9 @@ def test_a_connection_lost_mid_write_is_503_and_the_next_request_works(
         pytest.skip("the pipelined and COPY writers are PostgreSQL's; SQLite has no connection")
     from sqlalchemy import text
 
-    from service.core import bulk
+    from service.core import rows
 
-    real = getattr(bulk, where)
+    real = getattr(rows, where)
     killed = []
 
     def cut_then_write(connection, *args):
@@ -469,13 +469,13 @@ def test_a_connection_lost_mid_write_is_503_and_the_next_request_works(
             killed.append(pid)
         return real(connection, *args)
 
-    monkeypatch.setattr(bulk, where, cut_then_write)
-    marker = unique("lost")
     # Enough claims that the claims table goes by COPY as well.
     monitor = party(reporter, kind="monitor")
+    monkeypatch.setattr(rows, where, cut_then_write)
+    marker = unique("lost")
     claims = [
         {"claimant": monitor, "stance": "alleges", "statement": f"Shells fell, report {i}."}
-        for i in range(bulk.COPY_FROM)
+        for i in range(rows.COPY_FROM)
     ]
     resp = reporter.post("/v1/violations", json=violation_body(title=marker, claims=claims))
     assert killed, f"{where} was not reached"
@@ -483,7 +483,7 @@ def test_a_connection_lost_mid_write_is_503_and_the_next_request_works(
     assert resp.mimetype == "application/problem+json"
     assert int(resp.headers["Retry-After"]) >= 1
     assert _count_titled(app, marker) == 0
-    monkeypatch.setattr(bulk, where, real)
+    monkeypatch.setattr(rows, where, real)
     again = reporter.post("/v1/violations", json=violation_body(title=marker))
     assert again.status_code == 201, again.get_json()
     assert _count_titled(app, marker) == 1

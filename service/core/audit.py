@@ -7,13 +7,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from ..models import AuditCheckpoint, AuditEntry, AuditHead, SealedValue, utcnow
-from . import disclosure
+from . import disclosure, rows
 from .actors import Principal
 
 GENESIS_HASH = "0" * 64
@@ -46,12 +46,12 @@ def _js(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-class Changes(dict):
+class Changes(rows.EncodedJSON):
     """An entry's `changes` as JSON gives them back, with their canonical text (sorted keys,
     compact, not ASCII-escaped) made once: the entry's hash embeds that text, and PostgreSQL
     stores it (core.bulk), instead of the value being encoded again for each."""
 
-    __slots__ = ("text", "sealed")
+    __slots__ = ("sealed",)
 
     @classmethod
     def of(cls, changes: dict[str, Any], entity: str = "", entity_id: str = "") -> Changes:
@@ -178,29 +178,78 @@ def record(
     entity_id: str,
     changes: dict[str, Any] | None = None,
     violation_id: str | None = None,
-) -> AuditEntry:
-    """Append one entry in the caller's transaction.
-
-    The head row is locked until commit, so sequence numbers are handed out in commit order:
-    a reader that saw seq N will never later see a new entry with a smaller number.
-    """
-    from .bulk import write_deferred  # bulk imports this module
-
-    write_deferred(session)  # entries of earlier writes first, in order
-    head = head_for_update(session)
-    row = new_row(actor, action, entity, entity_id, changes, violation_id)
-    entry = AuditEntry(**row, seq=head.seq + 1, prev_hash=head.hash)
-    entry.hash = entry_hash(entry)
-    head.seq = entry.seq
-    head.hash = entry.hash
-    session.add(entry)
-    session.add_all(SealedValue(**value) for value in row["changes"].sealed)
-    return entry
+) -> None:
+    """Append one entry to the log in the caller's transaction (see append)."""
+    append(session, [new_row(actor, action, entity, entity_id, changes, violation_id)])
 
 
 def sealed_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The sealed values of entries built by new_row, to be written with them."""
     return [value for row in rows for value in getattr(row["changes"], "sealed", ())]
+
+
+# --- Appending: where entries wait, and the one place they are chained and written ---------
+
+_PENDING = "audit.pending"
+
+
+def can_wait(session: Session) -> bool:
+    """Entries can wait for the commit only outside any SAVEPOINT: one rolled back later would
+    leave entries for rows that are gone."""
+    return not session.in_nested_transaction()
+
+
+def append(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Append entries built by new_row, in order after those appended before.
+
+    Outside any SAVEPOINT they wait for the commit point (write_pending, which service.db
+    calls just before it commits): the chain head is then locked only from there to the
+    commit, and concurrent writers wait on each other only for that. Inside one they are
+    written now, after whatever was waiting.
+    """
+    if not entries:
+        return
+    if can_wait(session):
+        session.info.setdefault(_PENDING, []).extend(entries)
+    else:
+        write_pending(session, entries)
+
+
+def write_pending(
+    session: Session, more: list[dict[str, Any]] | None = None, data: rows.Work = ()
+) -> None:
+    """Write the rows of `data`, then chain the waiting entries and `more` after the locked
+    head and write them."""
+    entries = session.info.pop(_PENDING, None) or []
+    entries.extend(more or ())
+    write_with(session, list(data), entries)
+
+
+def has_pending(session: Session) -> bool:
+    return bool(session.info.get(_PENDING))
+
+
+def write_with(session: Session, data: rows.Work, entries: list[dict[str, Any]]) -> None:
+    """Rows of each (table, rows) of `data` in order; then `entries` chained after the locked
+    head, their sealed values, and the head moved past them, on PostgreSQL all in the same
+    round trips as the rows."""
+    if not entries:
+        rows.write(session, data)
+        return
+    head = head_values(session)
+    seq, last_hash = chain(head, entries)
+    work = [*data, (AuditEntry.__table__, entries), (SealedValue.__table__, sealed_rows(entries))]
+    work.append(
+        (AuditHead.__table__, [{"head_id": head.id, "head_seq": seq, "head_hash": last_hash}])
+    )
+    rows.write(session, work)
+    advance(session, head, seq, last_hash, written=True)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction) -> None:
+    if transaction.parent is None:  # committed (written before) or rolled back: nothing stays
+        session.info.pop(_PENDING, None)
 
 
 def head_for_update(session: Session) -> AuditHead:

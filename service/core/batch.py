@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from . import bulk, violations
+from . import audit, bulk, violations
 from .actors import Principal
 from .errors import Conflict, DomainError, ValidationFailed
 
@@ -126,7 +126,7 @@ def create_violations(
     a SAVEPOINT per item. Nothing is committed here.
 
     The audit entries of every item that stands are appended in one go after the last chunk,
-    at commit where that is safe (bulk.append_audit): the chain head is locked only then, so
+    at commit where that is safe (audit.append): the chain head is locked only then, so
     concurrent batches build and write their rows side by side, and the head row is written
     once per batch (PostgreSQL slows down quadratically on one row updated again and again
     within one transaction).
@@ -142,5 +142,5 @@ def create_violations(
         if done is None:
             done = _one_by_one(session, actor, chunk, entries)
         results.extend(done)
-    bulk.append_audit(session, entries)
+    audit.append(session, entries)
     return results

@@ -8,7 +8,7 @@ written with one statement per table, then the audit head is moved once.
 
 The caller has checked each item's references (violations.check_new). The audit entries go
 with the rows, or are handed to the caller (a batch appends those of all its chunks at once,
-see append_audit). A failure at the database raises, and the caller rolls back the SAVEPOINT
+see audit.append). A failure at the database raises, and the caller rolls back the SAVEPOINT
 around the chunk.
 """
 
@@ -20,19 +20,15 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, bindparam, event, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import (
     AffectedParty,
     Agreement,
-    AuditEntry,
-    AuditHead,
     Claim,
     ClaimSource,
     Party,
-    SealedValue,
     Source,
     StatusChange,
     Violation,
@@ -41,6 +37,7 @@ from ..models import (
     utcnow,
 )
 from . import audit, query, record, status, zones
+from . import rows as rows_
 from .actors import Principal
 
 
@@ -194,8 +191,6 @@ class Made:
 # Bound parameters per IN (...) query; SQLite allows 32,766 and PostgreSQL 65,535.
 _IN_CHUNK = 5000
 
-# Rows of one table from which PostgreSQL gets them by COPY rather than by INSERT.
-COPY_FROM = 32
 
 # Every column a new row of each table sets (for violations: record.FLAT_COLUMNS, read
 # when used since that module imports this one); the rest take their defaults (or NULL).
@@ -461,11 +456,11 @@ class Writer:
         (one round trip); elsewhere by INSERT ... executemany. Raises what the database raises
         (the caller's SAVEPOINT then undoes all of it).
 
-        defer_audit: outside any SAVEPOINT, the audit entries are appended when the transaction
-        commits (write_deferred), so that the chain head is locked for two round trips instead
-        of for the rest of the request: concurrent creates then wait on each other only there.
+        defer_audit: outside any SAVEPOINT, the audit entries wait for the commit point
+        (audit.append), so that the chain head is locked for two round trips instead of for
+        the rest of the request: concurrent creates then wait on each other only there.
         audit_into: the entries are not written but added to this list, for the caller to
-        append once what they record is certain to stay (append_audit).
+        append once what they record is certain to stay (audit.append).
         """
         session = self.session
         rows, self.rows = self.rows, Rows()
@@ -479,218 +474,10 @@ class Writer:
             (ViolationSearch.__table__, rows.searches),
         ]
         if audit_into is not None:
-            _write(session, data)
+            rows_.write(session, data)
             audit_into.extend(rows.audit)
-        elif defer_audit and _can_defer(session):
-            _write(session, data)
-            session.info.setdefault(_DEFERRED, []).extend(rows.audit)
+        elif defer_audit and audit.can_wait(session):
+            rows_.write(session, data)
+            audit.append(session, rows.audit)
         else:
-            _write(session, data, rows.audit)
-
-
-_DEFERRED = "bulk.deferred_audit"
-
-
-def _can_defer(session: Session) -> bool:
-    """Entries can wait for the commit only outside any SAVEPOINT: one rolled back later would
-    leave entries for rows that are gone."""
-    return not session.in_nested_transaction()
-
-
-def append_audit(session: Session, entries: list[dict[str, Any]]) -> None:
-    """Append entries that flush(audit_into=...) handed over: at commit where that is safe
-    (see _can_defer), else now. A batch appends those of all its chunks in one go, so the chain
-    head is locked and moved once, at commit, and concurrent batches wait on each other only
-    for that."""
-    if not entries:
-        return
-    if _can_defer(session):
-        session.info.setdefault(_DEFERRED, []).extend(entries)
-    else:
-        _write(session, [], entries)
-
-
-def write_deferred(session: Session) -> None:
-    """Append the audit entries that flush(defer_audit=True) left for the commit, if any.
-
-    Called before every commit, and by audit.record before it appends an entry of its own,
-    so that entries keep the order of the writes they record.
-    """
-    entries = session.info.pop(_DEFERRED, None)
-    if entries:
-        _write(session, [], entries)
-
-
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    if not session.in_nested_transaction():
-        write_deferred(session)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _after_transaction_end(session: Session, transaction) -> None:
-    if transaction.parent is None:  # committed (written above) or rolled back: nothing stays
-        session.info.pop(_DEFERRED, None)
-
-
-def _write(
-    session: Session,
-    data: list[tuple[Table, list[dict[str, Any]]]],
-    audit_rows: list[dict[str, Any]] | None = None,
-) -> None:
-    """Rows of each (table, rows) in order; then audit_rows chained after the locked head."""
-    work = [(table, values) for table, values in data if values]
-    head = None
-    if audit_rows:
-        head = audit.head_values(session)
-        seq, last_hash = audit.chain(head, audit_rows)
-        work.append((AuditEntry.__table__, audit_rows))
-        sealed = audit.sealed_rows(audit_rows)
-        if sealed:
-            work.append((SealedValue.__table__, sealed))
-    connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    pending: list[tuple[Table, list[dict[str, Any]]]] = []
-    for table, values in work:
-        if not postgres:
-            connection.execute(insert(table), values)
-        elif len(values) >= COPY_FROM:
-            # COPY pays an extra round trip and cannot join a pipeline; it wins from a few
-            # dozen rows on. What is pending goes first: the foreign keys need that order.
-            _pipeline(connection, pending)
-            pending = []
-            _copy(connection, table, values)
-        else:
-            pending.append((table, values))
-    if head is not None and postgres:
-        head_row = {"head_id": head.id, "head_seq": seq, "head_hash": last_hash}
-        pending.append((AuditHead.__table__, [head_row]))
-        _pipeline(connection, pending)
-        audit.advance(session, head, seq, last_hash, written=True)
-    else:
-        _pipeline(connection, pending)
-        if head is not None:
-            audit.advance(session, head, seq, last_hash)
-
-
-def _raise_as_sqlalchemy(exc, statement: str, connection: Connection, raw):
-    """The same exception class SQLAlchemy raises for this error on an INSERT (a constraint:
-    IntegrityError; a lost connection: OperationalError, which the API answers with 503).
-
-    A lost connection is also invalidated, as SQLAlchemy does for its own statements: the
-    session's rollback then lets go of it instead of trying the dead connection and failing
-    (which turned the 503 into a 500), and the pool opens a new one.
-    """
-    import psycopg
-
-    lost = connection.dialect.is_disconnect(exc, raw, None)
-    if lost:
-        connection.invalidate(exc)
-    raise DBAPIError.instance(
-        statement, None, exc, psycopg.Error, connection_invalidated=lost
-    ) from exc
-
-
-_PROCESSORS: dict[tuple[str, str, tuple[str, ...]], list] = {}
-
-
-def _processed(table: Table, columns: list[str], dialect):
-    """(column, bind processor or None) pairs: values are sent as SQLAlchemy would send them,
-    except audit changes whose JSON text is made already (audit.Changes), sent as that text."""
-    key = (dialect.name, table.name, tuple(columns))
-    if key not in _PROCESSORS:
-        pairs = []
-        for name in columns:
-            column = table.c.get(name)
-            process = column.type._cached_bind_processor(dialect) if column is not None else None
-            if process is not None and isinstance(column.type, JSON):
-                process = _json_or_text(process)
-            pairs.append((name, process))
-        _PROCESSORS[key] = pairs
-    return _PROCESSORS[key]
-
-
-def _json_or_text(process):
-    def processed(value):
-        return value.text if type(value) is audit.Changes else process(value)
-
-    return processed
-
-
-_STATEMENTS: dict[tuple[str, tuple[str, ...]], str] = {}
-
-
-def _statement(table: Table, columns: tuple[str, ...], dialect) -> str:
-    """INSERT (or, for the audit head, UPDATE) with named parameters, compiled once."""
-    key = (table.name, columns)
-    if key not in _STATEMENTS:
-        if table is AuditHead.__table__:
-            stmt = (
-                update(table)
-                .where(table.c.id == bindparam("head_id"))
-                .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
-            )
-        else:
-            stmt = insert(table)
-        compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
-        if set(compiled.params) != set(columns) or compiled.escaped_bind_names:
-            raise RuntimeError(f"cannot send rows of {table.name} as named parameters")
-        _STATEMENTS[key] = compiled.string
-    return _STATEMENTS[key]
-
-
-def _pipeline(connection: Connection, work: list[tuple[Table, list[dict[str, Any]]]]) -> None:
-    """PostgreSQL: each (table, rows) as one executemany, all in one pipeline (one sync)."""
-    if not work:
-        return
-    import psycopg
-
-    dialect = connection.dialect
-    raw = connection.connection.driver_connection
-    statement = ""
-    try:
-        with raw.pipeline(), raw.cursor() as cursor:
-            for table, rows in work:
-                columns = tuple(rows[0])
-                statement = _statement(table, columns, dialect)
-                pairs = _processed(table, list(columns), dialect)
-                cursor.executemany(
-                    statement,
-                    [
-                        {
-                            name: process(row[name]) if process else row[name]
-                            for name, process in pairs
-                        }
-                        for row in rows
-                    ],
-                )
-    except psycopg.Error as exc:
-        _raise_as_sqlalchemy(exc, statement, connection, raw)
-
-
-def _copy(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: COPY ... FROM STDIN on the session's own connection and transaction.
-
-    Each value goes through its column type's bind processor first, exactly as an INSERT
-    through SQLAlchemy would send it (UTC times, JSON). A refusal by the database is raised
-    as the SQLAlchemy exception an INSERT's would be.
-    """
-    import psycopg
-
-    columns = list(rows[0])
-    dialect = connection.dialect
-    pairs = _processed(table, columns, dialect)
-    names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
-    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
-    raw = connection.connection.driver_connection
-    try:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(
-                    [
-                        process(row[name]) if process is not None else row[name]
-                        for name, process in pairs
-                    ]
-                )
-    except psycopg.Error as exc:
-        _raise_as_sqlalchemy(exc, statement, connection, raw)
+            audit.write_pending(session, rows.audit, data)

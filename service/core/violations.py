@@ -141,7 +141,7 @@ def create(
     known: the references a batch has resolved for all its items (else resolved here, one
     query per kind). The rows are written by core.bulk, one statement per table, as a batch
     writes them; the answer holds what was written (the violation, its claims, its history).
-    audit_into: the audit entries are handed to the caller instead (see bulk.append_audit).
+    audit_into: the audit entries are handed to the caller instead (see audit.append).
     """
     known = known or bulk.prefetch(session, [data])
     check_new(session, data, known_parties=known.parties, known_sources=known.sources)
