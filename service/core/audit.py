@@ -42,8 +42,16 @@ def entry_hash(entry: AuditEntry) -> str:
     )
 
 
+# The canonical text (sorted keys, compact, not ASCII-escaped), by encoders made once: json.dumps
+# with any option set builds a new encoder at every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_CANONICAL_DATES = json.JSONEncoder(
+    default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+)
+
+
 def _js(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 class Changes(rows.EncodedJSON):
@@ -61,9 +69,7 @@ class Changes(rows.EncodedJSON):
         sealed: list[dict[str, Any]] = []
         if entity in disclosure.SEALED_NAMES:
             changes, sealed = disclosure.seal(entity, entity_id, changes)
-        text = json.dumps(
-            changes, default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        text = _CANONICAL_DATES.encode(changes)
         plain = json.loads(text)
         made = cls(plain)
         made.text = text

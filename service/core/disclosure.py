@@ -160,10 +160,13 @@ def _iso(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be sealed")
 
 
+_ENCODER = json.JSONEncoder(
+    default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+)
+
+
 def _canonical(value: Any) -> str:
-    return json.dumps(
-        value, default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    return _ENCODER.encode(value)
 
 
 def commitment(salt: str, value_text: str) -> str:
@@ -183,48 +186,69 @@ def seal(entity: str, entity_id: str, changes: dict[str, Any]) -> tuple[dict[str
     names = SEALED_NAMES.get(entity)
     if not names:
         return changes, []
-    rows: list[dict[str, Any]] = []
+    sealer = _Sealer(names, entity, entity_id)
+    sealed = sealer.walk(changes, entity_id if entity == "source" else None)
+    return sealed, sealer.rows
 
-    def leaf(value: Any, source_id: str | None) -> Any:
+
+class _Sealer:
+    """One entry's walk: values under a sealed name become commitments, the rest is copied."""
+
+    __slots__ = ("names", "entity", "entity_id", "rows", "claims")
+
+    def __init__(self, names: frozenset[str], entity: str, entity_id: str):
+        self.names, self.entity, self.entity_id = names, entity, entity_id
+        self.rows: list[dict[str, Any]] = []
+        # In a claim's entry a locator identifies the source cited beside it.
+        self.claims = entity == "claim"
+
+    def leaf(self, value: Any, source_id: str | None) -> Any:
         if value is None or is_sealed(value):
             return value
         salt = secrets.token_hex(16)
         text = _canonical(value)
         made = commitment(salt, text)
-        rows.append(
+        self.rows.append(
             {
                 "commitment": made,
                 "salt": salt,
                 "value": text,
                 "source_id": source_id,
-                "entity": entity,
-                "entity_id": entity_id,
+                "entity": self.entity,
+                "entity_id": self.entity_id,
             }
         )
         return {_MARK: made}
 
-    def under(value: Any, source_id: str | None) -> Any:
+    def under(self, value: Any, source_id: str | None) -> Any:
         # Below a sealed name: {"from", "to"} of an update, or lists of values.
-        if isinstance(value, dict) and not is_sealed(value):
-            return {k: under(v, source_id) for k, v in value.items()}
-        if isinstance(value, list):
-            return [under(v, source_id) for v in value]
-        return leaf(value, source_id)
+        if type(value) is dict and not is_sealed(value):
+            return {k: self.under(v, source_id) for k, v in value.items()}
+        if type(value) is list:
+            return [self.under(v, source_id) for v in value]
+        return self.leaf(value, source_id)
 
-    def walk(value: Any, source_id: str | None) -> Any:
-        if isinstance(value, dict):
-            if entity == "claim" and isinstance(value.get("source_id"), str):
+    def walk(self, value: Any, source_id: str | None) -> Any:
+        kind = type(value)
+        if kind is dict:
+            if self.claims and type(value.get("source_id")) is str:
                 source_id = value["source_id"]
-            return {
-                k: under(v, source_id) if k in names else walk(v, source_id)
-                for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [walk(v, source_id) for v in value]
+            names = self.names
+            out = {}
+            for k, v in value.items():
+                if k in names:
+                    out[k] = self.under(v, source_id)
+                elif type(v) is dict or type(v) is list:
+                    out[k] = self.walk(v, source_id)
+                else:
+                    out[k] = v
+            return out
+        if kind is list:
+            return [
+                self.walk(v, source_id) if type(v) is dict or type(v) is list else v
+                for v in value
+            ]
         return value
-
-    sealed = walk(changes, entity_id if entity == "source" else None)
-    return sealed, rows
 
 
 def is_sealed(value: Any) -> bool:
