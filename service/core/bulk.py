@@ -257,6 +257,11 @@ class Writer:
         self._last = marks
         return violation_id
 
+    def add_claim(self, violation_id: str, seq: int, data: dict[str, Any]) -> str:
+        """Rows for one new claim (and its inline sources) about a recorded violation whose
+        references were checked; answers its id."""
+        return self._claim(violation_id, seq, data).id
+
     def made(self) -> Made:
         """The last violation added, as records to answer with (call it before flush).
 
@@ -320,15 +325,7 @@ class Writer:
             audit.new_row(actor, "create", "violation", vid, {"fields": summary}, vid)
         )
         rows.status_changes.append(
-            {
-                "violation_id": vid,
-                "from_status": None,
-                "to_status": "reported",
-                "by_org": actor.org,
-                "reason": "recorded",
-                "at": now,
-                "verdict": None,
-            }
+            status.change_row(vid, None, "reported", actor, "recorded", at=now)
         )
         new_claims: list[_Claim] = []
         texts: list[tuple[str, list]] = []
@@ -341,15 +338,7 @@ class Writer:
             if new != "reported":
                 at = utcnow()
                 rows.status_changes.append(
-                    {
-                        "violation_id": vid,
-                        "from_status": "reported",
-                        "to_status": new,
-                        "by_org": actor.org,
-                        "reason": why,
-                        "at": at,
-                        "verdict": None,
-                    }
+                    status.change_row(vid, "reported", new, actor, why, at=at)
                 )
                 row["status"] = new
                 row["updated_at"] = at

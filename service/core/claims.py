@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Claim, ClaimSource, Source, Violation, utcnow
+from ..models import Claim, ClaimSource, Source, utcnow
 from . import audit, sources
 from .actors import Principal
 from .common import ensure_can_edit
@@ -108,33 +108,6 @@ def _summary(claim: Claim) -> dict[str, Any]:
             for s in claim.sources
         ],
     }
-
-
-def add(session: Session, actor: Principal, violation: Violation, data: dict[str, Any]) -> Claim:
-    """Insert a claim whose references were checked; the caller refreshes the status."""
-    violation.claim_count = (violation.claim_count or 0) + 1
-    violation.updated_at = utcnow()
-    claim = Claim(
-        seq=violation.claim_count,
-        violation_id=violation.id,
-        claimant_id=data["claimant"],
-        stance=data["stance"],
-        responds_to_id=data.get("responds_to"),
-        statement=data["statement"],
-        language=data.get("language"),
-        translations=data.get("translations", []),
-        made_at=data.get("made_at"),
-        asserts=data.get("asserts", {}),
-        credibility=data.get("credibility"),
-        created_by_org=actor.org,
-    )
-    claim.sources = _links(session, actor, data.get("sources", []))
-    session.add(claim)
-    session.flush()
-    audit.record(
-        session, actor, "create", "claim", claim.id, _summary(claim), violation_id=violation.id
-    )
-    return claim
 
 
 def update(session: Session, actor: Principal, claim: Claim, data: dict[str, Any]) -> Claim:

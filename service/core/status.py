@@ -91,3 +91,25 @@ def claimed_casualties(claims: Iterable[Claim]) -> dict[str, dict[str, int]]:
             span["low"] = min(span["low"], *numbers)
             span["high"] = max(span["high"], *numbers)
     return out
+
+
+def change_row(
+    violation_id: str,
+    from_status: str | None,
+    to_status: str,
+    actor,
+    reason: str,
+    *,
+    verdict: str | None = None,
+    at,
+) -> dict[str, Any]:
+    """The values of one status change (table status_changes), however it is written."""
+    return {
+        "violation_id": violation_id,
+        "from_status": from_status,
+        "to_status": to_status,
+        "by_org": actor.org if actor else None,
+        "reason": reason,
+        "at": at,
+        "verdict": verdict,
+    }

@@ -86,13 +86,9 @@ def refresh_status(
 
 def _set_status(session, actor, violation, new, reason, verdict):
     change = StatusChange(
-        violation_id=violation.id,
-        from_status=violation.status,
-        to_status=new,
-        by_org=actor.org if actor else None,
-        reason=reason,
-        verdict=verdict,
-        at=utcnow(),
+        **status.change_row(
+            violation.id, violation.status, new, actor, reason, verdict=verdict, at=utcnow()
+        )
     )
     violation.status = new
     violation.updated_at = change.at
@@ -202,7 +198,13 @@ def add_claim(session: Session, actor: Principal, violation_id: str, data: dict[
     errors = claims.check_refs(session, data, "", violation.id)
     if errors:
         raise ValidationFailed(errors)
-    claim = claims.add(session, actor, violation, data)
+    violation.claim_count = (violation.claim_count or 0) + 1
+    violation.updated_at = utcnow()
+    # Through the writer of everything new, as the claims of a new violation are.
+    writer = bulk.Writer(session, actor)
+    claim_id = writer.add_claim(violation.id, violation.claim_count, data)
+    writer.flush(defer_audit=True)
+    claim = claims.get(session, claim_id)
     refresh_status(session, actor, violation)
     query.refresh_search_document(session, violation)  # full-text search (issue 4)
     return claim
