@@ -377,10 +377,9 @@ PHASES = [
     ),
     ("request body validation (marshmallow Schema.load)", "marshmallow/schema.py", {"Schema.load"}),
     ("create: core violations.create", "service/core/violations.py", {"create"}),
-    ("  of which claims.add (claim, links, flush)", "service/core/claims.py", {"add"}),
-    ("  of which sources.create (inline source, flush)", "service/core/sources.py", {"create"}),
-    ("  of which audit.record (hash chain)", "service/core/audit.py", {"record"}),
-    ("  of which the search document", "service/core/query.py", {"refresh_search_document"}),
+    ("  of which the writer's rows (bulk.Writer.add)", "service/core/bulk.py", {"Writer.add"}),
+    ("  of which the audit entries (audit.write_with)", "service/core/audit.py", {"write_with"}),
+    ("  of which the search document", "service/core/search.py", {"search_document"}),
     ("ORM flush (Session.flush, anywhere)", "sqlalchemy/orm/session.py", {"Session.flush"}),
     ("commit (Session.commit)", "sqlalchemy/orm/session.py", {"Session.commit"}),
     (
@@ -669,7 +668,7 @@ def sql_timings(ds: loader.Dataset, repeat: int = 5) -> dict[str, dict[str, Any]
     from sqlalchemy import create_engine, event
     from sqlalchemy.orm import Session
 
-    from service.core import query
+    from service.core import query, stats
 
     engine = create_engine(ds.url)
     captured: list[tuple[str, Any]] = []
@@ -696,7 +695,7 @@ def sql_timings(ds: loader.Dataset, repeat: int = 5) -> dict[str, dict[str, Any]
                     filters["attributed_party"] = ds.party
                     query.list_page_json(session, filters, None, 51)
                 else:
-                    query.stats(session, filters, ["attributed_party"])
+                    stats.grouped(session, filters, ["attributed_party"])
             statements = list(captured)
             totals, plans = [], []
             with engine.connect() as conn:

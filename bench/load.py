@@ -400,8 +400,8 @@ def _dt(value: str | None) -> datetime | None:
 
 def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, list]) -> None:
     """The rows POST /v1/violations/batch writes for spec(i) (and every 4th a counterclaim)."""
-    from service.core.query import search_document
     from service.core.record import flatten
+    from service.core.search import search_document
 
     data = spec(i, n, end)
     claim_data = data["claims"][0]

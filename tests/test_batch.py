@@ -190,14 +190,14 @@ def test_an_item_refused_half_way_leaves_nothing(app, reporter, monkeypatch):
     from service.models import StatusChange
 
     marker = unique("late")
-    real_document = bulk.query.search_document
+    real_document = bulk.search.search_document
 
     def search_document(title, description, texts):
         if title.endswith("late-refusal"):
             raise ValidationFailed({"title": "refused half-way"})
         return real_document(title, description, texts)
 
-    monkeypatch.setattr(bulk.query, "search_document", search_document)
+    monkeypatch.setattr(bulk.search, "search_document", search_document)
     monitor = party(reporter, kind="monitor")
     publisher = unique("publisher")
     actor = Principal(org=reporter.org, role="reporter", key_id=None)

@@ -36,7 +36,7 @@ from ..models import (
     new_uuid,
     utcnow,
 )
-from . import audit, query, record, status, zones
+from . import audit, record, search, status, zones
 from . import rows as rows_
 from .actors import Principal
 
@@ -345,8 +345,8 @@ class Writer:
         rows.searches.append(
             {
                 "violation_id": vid,
-                "document": query.search_document(
-                    row["title"], row["description"], query._claim_texts(texts)
+                "document": search.search_document(
+                    row["title"], row["description"], search.claim_texts(texts)
                 ),
             }
         )

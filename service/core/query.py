@@ -1,4 +1,5 @@
-"""Reading violations at scale: the filters shared by list, export and stats; the change feed."""
+"""Reading violations at scale: a list page (its items written by the database where it can)
+and the export's streams, over the filters of core.filters."""
 
 from __future__ import annotations
 
@@ -17,14 +18,11 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    column,
-    exists,
     func,
     literal,
     literal_column,
     null,
     select,
-    table,
     tuple_,
     type_coerce,
 )
@@ -34,161 +32,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from ..models import (
-    OCCURRED_END,
-    SEARCH_VECTOR,
     AffectedParty,
-    AuditEntry,
-    Claim,
     Violation,
-    ViolationSearch,
 )
-from ..text import FORMULA_START, fold
+from ..text import FORMULA_START
+from .filters import EQUAL, conditions, dialect_of
 
-# Terms of one `q`; more would only make the query slower, not better.
-MAX_TERMS = 32
 # The keyset of the list and the export: immutable, unique, and in insertion order.
 KEYSET = (Violation.created_at, Violation.id)
-# SQLite's FTS5 index of violation_search (created by the migration, not a model).
-_FTS = table("violation_fts", column("rowid", Integer), column("document", Text))
 _VIOLATIONS = Violation.__table__
-
-
-# --- full-text search ---------------------------------------------------------------------
-
-
-def search_terms(q: str) -> list[tuple[str, bool]]:
-    """The words of `q`, folded exactly like the documents; (word, is_prefix).
-
-    A word ending in `*` matches as a prefix ("shell*" finds "shelling"). Folding leaves only
-    [a-z0-9] words, so they are safe to place in a tsquery or an FTS5 query as they are.
-    """
-    terms: list[tuple[str, bool]] = []
-    for raw in q.split():
-        words = fold(raw).split()
-        for i, word in enumerate(words):
-            terms.append((word, raw.endswith("*") and i == len(words) - 1))
-    return terms[:MAX_TERMS]
-
-
-def search_document(title: str | None, description: str | None, claim_texts: list[str]) -> str:
-    return fold(" ".join([title or "", description or "", *claim_texts]))
-
-
-def _claim_texts(rows) -> list[str]:
-    texts: list[str] = []
-    for statement, translations in rows:
-        texts.append(statement or "")
-        texts.extend((t or {}).get("text") or "" for t in translations or [])
-    return texts
-
-
-def refresh_search_document(
-    session: Session, violation: Violation, *, new_claims: list[Claim] | None = None
-) -> None:
-    """Recompute the violation's search document after its text or its claims changed.
-
-    Called by core.violations (create, update, add_claim, claim_changed) in the writer's
-    transaction, so a committed violation is always findable by what it says now. For a
-    violation created in this transaction, pass its claims as new_claims: nothing is read back
-    (and nothing flushed, which a batch that flushes many violations at once relies on).
-    """
-    if new_claims is not None:
-        texts = _claim_texts((c.statement, c.translations) for c in new_claims)
-        document = search_document(violation.title, violation.description, texts)
-        session.add(ViolationSearch(violation_id=violation.id, document=document))
-        return
-    rows = session.execute(
-        select(Claim.statement, Claim.translations)
-        .where(Claim.violation_id == violation.id)
-        .order_by(Claim.seq)
-    )
-    document = search_document(violation.title, violation.description, _claim_texts(rows))
-    row = session.execute(
-        select(ViolationSearch).where(ViolationSearch.violation_id == violation.id)
-    ).scalar_one_or_none()
-    if row is None:
-        session.add(ViolationSearch(violation_id=violation.id, document=document))
-    elif row.document != document:
-        row.document = document
-
-
-def _matches(dialect: str, terms: list[tuple[str, bool]]) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        # The expression must be the indexed one, to_tsvector('simple'::regconfig, document).
-        query = " & ".join(f"{w}:*" if prefix else w for w, prefix in terms)
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query)
-        found = select(ViolationSearch.violation_id).where(SEARCH_VECTOR.bool_op("@@")(tsquery))
-    else:
-        query = " ".join(f'"{w}"*' if prefix else f'"{w}"' for w, prefix in terms)
-        found = (
-            select(ViolationSearch.violation_id)
-            .join(_FTS, _FTS.c.rowid == ViolationSearch.id)
-            .where(literal_column("violation_fts").bool_op("MATCH")(query))
-        )
-    return Violation.id.in_(found)
-
-
-# --- filters --------------------------------------------------------------------------------
-
-_EQUAL = {
-    "attributed_party": Violation.attributed_party_id,
-    "status": Violation.status,
-    "category": Violation.category,
-    "agreement": Violation.agreement_id,
-    "country": Violation.country,
-    "admin1": Violation.admin1,
-}
-
-
-def conditions(filters: dict[str, Any], dialect: str) -> list[ColumnElement[bool]]:
-    """WHERE clauses for the filters present in `filters` (as the query schema loads them)."""
-    out: list[ColumnElement[bool]] = []
-    # Interval overlap: [occurred_at, occurred_until or occurred_at] meets [from, to].
-    if filters.get("occurred_from") is not None:
-        end = OCCURRED_END  # the indexed expression, ix_violations_occurred_end
-        out.append(end >= filters["occurred_from"])
-    if filters.get("occurred_to") is not None:
-        out.append(Violation.occurred_at <= filters["occurred_to"])
-    for name, col in _EQUAL.items():
-        if filters.get(name) is not None:
-            out.append(col == filters[name])
-    if filters.get("affected_party") is not None:
-        out.append(
-            exists().where(
-                AffectedParty.violation_id == Violation.id,
-                AffectedParty.party_id == filters["affected_party"],
-            )
-        )
-    if filters.get("claimant") is not None:
-        # Any claim by the party, withdrawn ones included: the claim was made.
-        out.append(
-            exists().where(
-                Claim.violation_id == Violation.id, Claim.claimant_id == filters["claimant"]
-            )
-        )
-    if filters.get("bbox") is not None:
-        min_lon, min_lat, max_lon, max_lat = filters["bbox"]
-        out.append(Violation.lat.between(min_lat, max_lat))
-        out.append(Violation.lon.between(min_lon, max_lon))
-    if "in_agreement_zone" in filters:
-        # true / false, or null: not known (no zone, or no coordinates).
-        inside = filters["in_agreement_zone"]
-        out.append(
-            Violation.in_agreement_zone.is_(None)
-            if inside is None
-            else Violation.in_agreement_zone == inside
-        )
-    if filters.get("updated_since") is not None:
-        out.append(Violation.updated_at >= filters["updated_since"])
-    if filters.get("q"):
-        terms = search_terms(filters["q"])
-        if terms:
-            out.append(_matches(dialect, terms))
-    return out
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
 
 
 # --- list and export ------------------------------------------------------------------------
@@ -294,7 +146,7 @@ _BINDABLE = frozenset(
     (
         "occurred_from",
         "occurred_to",
-        *_EQUAL,
+        *EQUAL,
         "affected_party",
         "claimant",
         "bbox",
@@ -362,7 +214,7 @@ def list_page(
     No ORM objects: a page of 500 would otherwise cost more in identity-map bookkeeping and
     attribute instrumentation than the database takes to find it.
     """
-    dialect = _dialect(session)
+    dialect = dialect_of(session)
     template = _list_template(dialect, filters, after)
     if template is None:
         stmt, params = list_statement(dialect, filters, after, limit), None
@@ -513,7 +365,7 @@ def list_page_json(
 ) -> list[Row] | None:
     """PostgreSQL: the page as (created, id, item) rows, item the list item's JSON text as
     present.list_items and Flask would write it; None on other databases (use list_page)."""
-    dialect = _dialect(session)
+    dialect = dialect_of(session)
     if dialect != "postgresql":
         return None
     template = _list_template(dialect, filters, after, wrap=_pg_items_statement)
@@ -539,7 +391,7 @@ def export_batches(
     a time (yield_per), so memory holds one batch whatever the total; no ORM objects; each
     distinct JSON text parsed once; the affected parties in one IN query per batch.
     """
-    dialect = _dialect(session)
+    dialect = dialect_of(session)
     plain = [c for c in _VIOLATIONS.c if c.name not in _JSON_LISTS]
     columns: list[Any] = [*plain, *(cast(_VIOLATIONS.c[n], Text).label(n) for n in _JSON_LISTS)]
     stmt = (
@@ -598,9 +450,7 @@ def _pg_iso(col) -> ColumnElement:
 def _pg_formula_safe(text_: ColumnElement) -> ColumnElement:
     """text.formula_safe in SQL: `'` before text that starts with one of FORMULA_START."""
     starts = [literal(c, Text) for c in FORMULA_START]
-    return case(
-        (func.left(text_, 1).in_(starts), literal("'", Text) + text_), else_=text_
-    )
+    return case((func.left(text_, 1).in_(starts), literal("'", Text) + text_), else_=text_)
 
 
 def _pg_cell(key: str, kind: str | None) -> ColumnElement:
@@ -789,92 +639,3 @@ def json_batches(
             yield [row[0] for row in rows]
     finally:
         result.close()
-
-
-# --- stats ----------------------------------------------------------------------------------
-
-GROUP_KEYS = ("attributed_party", "category", "status", "admin1", "country", "month")
-FIGURE_COLUMNS = {
-    group: {figure: getattr(Violation, f"{group}_{figure}") for figure in ("low", "best", "high")}
-    for group in ("killed", "injured")
-}
-
-
-def _group_expression(name: str, dialect: str) -> ColumnElement:
-    if name == "month":
-        # YYYY-MM of occurred_at in UTC; literals, not parameters, so GROUP BY matches SELECT.
-        if dialect == "postgresql":
-            return func.to_char(
-                func.timezone(literal_column("'UTC'"), Violation.occurred_at),
-                literal_column("'YYYY-MM'"),
-            )
-        return func.strftime(literal_column("'%Y-%m'"), Violation.occurred_at)
-    if name == "attributed_party":
-        return Violation.attributed_party_id
-    return getattr(Violation, name)
-
-
-def stats(session: Session, filters: dict[str, Any], group_by: list[str]) -> list[dict[str, Any]]:
-    """Count and casualty sums per group, in one GROUP BY; groups ordered by key, nulls last.
-
-    A sum adds the figures that are given: a violation without, say, a high estimate adds
-    nothing to `high` (null when no violation in the group gives one).
-    """
-    dialect = _dialect(session)
-    keys = [_group_expression(name, dialect).label(f"k{i}") for i, name in enumerate(group_by)]
-    sums = [
-        func.sum(col).label(f"{group}_{figure}")
-        for group, figures in FIGURE_COLUMNS.items()
-        for figure, col in figures.items()
-    ]
-    stmt = (
-        select(*keys, func.count().label("n"), *sums)
-        .where(*conditions(filters, dialect))
-        .group_by(*keys)
-        .order_by(*[key.asc().nulls_last() for key in keys])
-    )
-    out = []
-    for row in session.execute(stmt):
-        values = [getattr(row, f"k{i}") for i in range(len(keys))]
-        group: dict[str, Any] = {
-            "key": values[0] if len(values) == 1 else values,
-            "count": row.n,
-        }
-        for name, figures in FIGURE_COLUMNS.items():
-            group[name] = {
-                figure: (None if (v := getattr(row, f"{name}_{figure}")) is None else int(v))
-                for figure in figures
-            }
-        out.append(group)
-    return out
-
-
-# --- change feed ----------------------------------------------------------------------------
-
-
-def changes_after(session: Session, after: int, limit: int) -> list[Any]:
-    """Audit entries with seq > after, in seq order.
-
-    That is enough never to miss an entry. audit.record() takes the audit_head row FOR UPDATE
-    and numbers its entry head.seq + 1; the lock is held until the writer commits or rolls
-    back. So the writer holding seq N+1 can only start after the writer of N has finished:
-    numbers are handed out in commit order, and a rolled-back number is handed out again.
-    Whatever a reader sees is therefore a gapless prefix 1..M of the final log, and no entry
-    with seq <= M can appear later. (A plain sequence would not do: numbers are taken before
-    commit, so N+1 could commit, and be polled past, while N is still in flight.)
-    """
-    stmt = (
-        select(
-            AuditEntry.seq,
-            AuditEntry.at,
-            AuditEntry.action,
-            AuditEntry.entity,
-            AuditEntry.entity_id,
-            AuditEntry.violation_id,
-            AuditEntry.actor_org,
-        )
-        .where(AuditEntry.seq > after)
-        .order_by(AuditEntry.seq)
-        .limit(limit)
-    )
-    return list(session.execute(stmt))

@@ -15,7 +15,7 @@ from ..models import (
     Violation,
     utcnow,
 )
-from . import audit, bulk, claims, query, status
+from . import audit, bulk, claims, query, search, status
 from .actors import Principal
 from .common import ensure_can_edit
 from .errors import Forbidden, NotFound, ValidationFailed
@@ -189,7 +189,7 @@ def update(session: Session, actor: Principal, violation: Violation, data: dict[
     if "attributed_party_id" in changed:
         refresh_status(session, actor, violation)
     if "title" in changed or "description" in changed:
-        query.refresh_search_document(session, violation)  # full-text search (issue 4)
+        search.refresh_search_document(session, violation)  # full-text search (issue 4)
     return violation
 
 
@@ -206,7 +206,7 @@ def add_claim(session: Session, actor: Principal, violation_id: str, data: dict[
     writer.flush(defer_audit=True)
     claim = claims.get(session, claim_id)
     refresh_status(session, actor, violation)
-    query.refresh_search_document(session, violation)  # full-text search (issue 4)
+    search.refresh_search_document(session, violation)  # full-text search (issue 4)
     return claim
 
 
@@ -229,7 +229,7 @@ def claim_changed(session: Session, actor: Principal, claim) -> None:
     violation = get(session, claim.violation_id, lock=True)
     violation.updated_at = utcnow()
     refresh_status(session, actor, violation)
-    query.refresh_search_document(session, violation)  # full-text search (issue 4)
+    search.refresh_search_document(session, violation)  # full-text search (issue 4)
 
 
 VERDICT_ROLES = {"confirmed": "verifier", "refuted": "verifier", "reopened": "verifier"}

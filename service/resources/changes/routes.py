@@ -3,7 +3,7 @@
 import marshmallow as ma
 from flask.views import MethodView
 
-from ...core import disclosure, query
+from ...core import disclosure, feed
 from ...paging import self_link
 from ..common import Blueprint, principal, requires, session
 from .schemas import ChangeArgs, ChangePageSchema
@@ -31,7 +31,7 @@ class Changes(MethodView):
         page leaves them out (and may hold fewer than `limit` items while `has_more` is true).
         """
         after, limit = args["after"], args["limit"]
-        rows = query.changes_after(session(), after, limit + 1)
+        rows = feed.changes_after(session(), after, limit + 1)
         page = rows[:limit]
         last = page[-1].seq if page else after
         hidden = disclosure.hidden_feed_entities(principal()) or ()

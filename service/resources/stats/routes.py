@@ -3,7 +3,7 @@
 import marshmallow as ma
 from flask.views import MethodView
 
-from ...core import query
+from ...core import stats
 from ..common import Blueprint, requires, session
 from .schemas import StatsArgs, StatsSchema
 
@@ -21,4 +21,4 @@ class Stats(MethodView):
     def get(self, args):
         """Count violations and sum their casualties by one or two keys, with the list filters"""
         group_by = args.pop("group_by")
-        return {"group_by": group_by, "groups": query.stats(session(), args, group_by)}
+        return {"group_by": group_by, "groups": stats.grouped(session(), args, group_by)}

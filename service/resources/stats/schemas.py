@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from ...core.query import GROUP_KEYS
+from ...core.stats import GROUP_KEYS
 from ..violations.schemas import ViolationQueryArgs
 
 # Example shown in the documentation: violations attributed to the Syrian government, Nov 2018.

@@ -462,7 +462,7 @@ class _TriState(ma.fields.Field):
 
 
 def _has_words(value: str) -> None:
-    from ...core.query import search_terms
+    from ...core.search import search_terms
 
     if not search_terms(value):
         raise ma.ValidationError("has no words to search for")
