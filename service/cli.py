@@ -51,6 +51,6 @@ def register(app: Flask) -> None:
             raise click.ClickException(f"seed data refused: {exc}") from None
         click.echo("Seeded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
-    from .importers import register as register_importers
+    from .importers.cli import register as register_importers
 
     register_importers(app)  # `flask --app service import --format acled|ucdp FILE.csv`

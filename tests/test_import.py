@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from service import db
-from service.importers import country_code, guess_kind
+from service.importers.fields import country_code
+from service.importers.parties import guess_kind
 from service.models import AuditEntry, Party, Source, Violation
 from service.text import fold
 from tests.conftest import unique

@@ -1,0 +1,1 @@
+"""Imports of published event datasets (ACLED, UCDP GED): `flask --app service import`."""
