@@ -404,8 +404,8 @@ PHASES = [
         {"DefaultJSONProvider.response"},
     ),
     (
-        "response: JSON encoding + ETag of the body (common.Blueprint.json_response)",
-        "service/resources/common.py",
+        "response: JSON encoding + ETag of the body (spec.Blueprint.json_response)",
+        "service/resources/spec.py",
         {"Blueprint.json_response"},
     ),
     (

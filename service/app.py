@@ -95,7 +95,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     logs.configure(app.config["LOG_LEVEL"])
     app.extensions["ledger.db"] = db.init_engine(app.config["DATABASE_URL"])
 
-    from .resources.common import Api
+    from .resources.spec import Api
 
     api = Api(app)
     register_error_handlers(app)

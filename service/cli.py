@@ -23,7 +23,7 @@ def register(app: Flask) -> None:
     def create_key(org: str, role: str, label: str | None):
         """Create a key and print it alone on the last line (it is not shown again)."""
         from .core import keys as core
-        from .resources.common import SLUG
+        from .resources.fields import SLUG
 
         if not SLUG.match(org) or len(org) > 64:
             raise click.BadParameter("must be a lower-case slug like 'sohr'", param_hint="--org")

@@ -2,7 +2,7 @@
 a retry while the first request still runs is 409. Keys are kept for 24 hours.
 
 A key belongs to the API key that sent it, and is looked at only after the route's role check
-(resources.common.requires): no other key, of the same organisation or not, can replay an
+(resources.access.requires): no other key, of the same organisation or not, can replay an
 answer, and a caller whose role does not allow the request never gets one. Only successful
 answers are stored; a refused request (4xx) is not, so the same key can be sent again once the
 cause is fixed. An answer is stored encrypted (AES-GCM) under a key derived from the caller's

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from . import config, db, metrics
 from .errors import problem
-from .resources.common import Blueprint
+from .resources.spec import Blueprint
 
 bp = Blueprint(
     "operations",

@@ -152,9 +152,9 @@ def _input_schemas():
     from service.resources.batch import schemas as batch
     from service.resources.changes import schemas as changes
     from service.resources.claims import schemas as claims
-    from service.resources.common import PageArgs
     from service.resources.fields import FigureSchema
     from service.resources.keys import schemas as keys
+    from service.resources.pages import PageArgs
     from service.resources.parties import schemas as parties
     from service.resources.sources import schemas as sources
     from service.resources.stats import schemas as stats

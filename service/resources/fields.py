@@ -589,3 +589,47 @@ def fact_name_field() -> ma.fields.String:
             Pattern(FACT_NAME, error="fact names are lower-case words joined by _ or ."),
         ]
     )
+
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def slug_field(description: str, **kwargs) -> ma.fields.String:
+    return ma.fields.String(
+        validate=[
+            ma.validate.Length(min=1, max=64),
+            ma.validate.Regexp(SLUG, error="must be a lower-case slug like 'syrian-government'"),
+        ],
+        metadata={"description": description, **kwargs.pop("metadata", {})},
+        **kwargs,
+    )
+
+
+# Text fields this long or longer are prose (descriptions, statements, reasons): they may hold
+# tabs and newlines, which one-line text (titles, names, places) refuses.
+LONG_TEXT = 5000
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ma.ValidationError("must not be blank (only spaces)")
+
+
+def text(
+    max_len: int, description: str, *, multiline: bool | None = None, **kwargs
+) -> ma.fields.String:
+    """Free text of 1 to `max_len` characters, not only whitespace, holding none of the
+    characters fields.NoNul refuses (documented as `not` a pattern; the walk enforces it)."""
+    multiline = max_len >= LONG_TEXT if multiline is None else multiline
+    return ma.fields.String(
+        validate=[ma.validate.Length(min=1, max=max_len), _not_blank],
+        metadata={
+            "description": description,
+            "multiline": multiline,
+            # Some character that is not whitespace (JSON Schema's \S, as Python's str.strip).
+            "pattern": r"\S",
+            **refused_keywords(multiline),
+            **kwargs.pop("metadata", {}),
+        },
+        **kwargs,
+    )

@@ -3,7 +3,9 @@
 from flask.views import MethodView
 
 from ...core import agreements as core
-from ..common import Blueprint, PageArgs, errors, keyset_page, principal, requires, session
+from ..access import principal, requires, session
+from ..pages import PageArgs, keyset_page
+from ..spec import Blueprint, errors
 from .schemas import (
     AgreementCreateSchema,
     AgreementPageSchema,

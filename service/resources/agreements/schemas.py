@@ -5,8 +5,8 @@ from shapely.errors import GEOSException
 from shapely.geometry import shape
 from shapely.validation import explain_validity
 
-from ..common import list_of_page, slug_field, text
-from ..fields import JSONBoolean, NoNul
+from ..fields import JSONBoolean, NoNul, slug_field, text
+from ..pages import list_of_page
 
 MAX_ZONE_POINTS = 20000
 

@@ -8,7 +8,8 @@ from flask.views import MethodView
 from ... import db
 from ...core import audit as core
 from ...core.errors import Busy, Forbidden
-from ..common import Blueprint, errors, principal, requires, session
+from ..access import principal, requires, session
+from ..spec import Blueprint, errors
 
 # One verification at a time per process: a long one must not take every thread of a worker.
 _RUNNING = threading.Lock()

@@ -5,7 +5,8 @@ from flask.views import MethodView
 
 from ...core import batch as core
 from ...errors import answer_for, flatten_messages
-from ..common import Blueprint, principal, requires, session
+from ..access import principal, requires, session
+from ..spec import Blueprint
 from ..violations.schemas import ViolationCreateSchema
 from .schemas import BatchCreateSchema, BatchResultSchema
 

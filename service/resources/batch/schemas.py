@@ -3,8 +3,8 @@
 import marshmallow as ma
 
 from ...core.batch import MAX_ITEMS
-from ..common import ProblemFieldSchema
 from ..fields import InputSchema
+from ..spec import ProblemFieldSchema
 
 # Examples shown in the documentation.
 _ITEM = {

@@ -5,7 +5,8 @@ from flask.views import MethodView
 
 from ...core import disclosure, feed
 from ...paging import self_link
-from ..common import Blueprint, principal, requires, session
+from ..access import principal, requires, session
+from ..spec import Blueprint
 from .schemas import ChangeArgs, ChangePageSchema
 
 blp = Blueprint(

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from ..common import DEFAULT_PAGE, MAX_PAGE
+from ..pages import DEFAULT_PAGE, MAX_PAGE
 
 # Example shown in the documentation: Turkey's denial recorded as a claim.
 _CHANGE = {

@@ -4,7 +4,8 @@ from flask.views import MethodView
 
 from ...core import claims as core
 from ...core import violations
-from ..common import Blueprint, errors, principal, requires, session
+from ..access import principal, requires, session
+from ..spec import Blueprint, errors
 from .present import claim_view
 from .schemas import ClaimPatchSchema, ClaimSchema, WithdrawSchema
 

@@ -2,8 +2,6 @@
 
 import marshmallow as ma
 
-from ..common import example_of, slug_field
-from ..common import text as _text
 from ..fields import (
     InputSchema,
     JSONBoolean,
@@ -12,9 +10,12 @@ from ..fields import (
     UTCDateTime,
     asserts_json_schema,
     fact_name_field,
+    slug_field,
     validate_asserts,
 )
+from ..fields import text as _text
 from ..sources.schemas import MEMO_URL, SourceCreateSchema, SourceSchema
+from ..spec import example_of
 
 STANCES = ("alleges", "corroborates", "acknowledges", "denies", "disputes", "explains")
 

@@ -13,7 +13,8 @@ from flask.views import MethodView
 
 from ... import db
 from ...core import query
-from ..common import Blueprint, requires, session
+from ..access import requires, session
+from ..spec import Blueprint
 from ..violations.schemas import ViolationQueryArgs
 from . import formats
 

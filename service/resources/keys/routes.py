@@ -4,7 +4,9 @@ from flask.views import MethodView
 
 from ... import idempotency
 from ...core import keys as core
-from ..common import Blueprint, PageArgs, errors, keyset_page, principal, requires, session
+from ..access import principal, requires, session
+from ..pages import PageArgs, keyset_page
+from ..spec import Blueprint, errors
 from .schemas import KeyCreateSchema, KeyListArgs, KeyPageSchema, KeySchema, NewKeySchema
 
 blp = Blueprint(

@@ -3,8 +3,8 @@
 import marshmallow as ma
 
 from ...auth import ROLES
-from ..common import list_of_page, slug_field, text
-from ..fields import NoNul
+from ..fields import NoNul, slug_field, text
+from ..pages import list_of_page
 
 
 class KeyCreateSchema(NoNul):

@@ -2,8 +2,8 @@
 
 import marshmallow as ma
 
-from ..common import list_of_page, slug_field, text
-from ..fields import LanguageTag, NoNul, refused_keywords
+from ..fields import LanguageTag, NoNul, refused_keywords, slug_field, text
+from ..pages import list_of_page
 
 PARTY_KINDS = (
     "state",

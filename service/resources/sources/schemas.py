@@ -2,8 +2,8 @@
 
 import marshmallow as ma
 
-from ..common import list_of_page, text
-from ..fields import HttpUrl, InputSchema, JSONBoolean, LanguageTag, NoNul, UTCDateTime
+from ..fields import HttpUrl, InputSchema, JSONBoolean, LanguageTag, NoNul, UTCDateTime, text
+from ..pages import list_of_page
 
 SOURCE_KINDS = (
     "news_article",

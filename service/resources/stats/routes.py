@@ -4,7 +4,8 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from ...core import stats
-from ..common import Blueprint, requires, session
+from ..access import requires, session
+from ..spec import Blueprint
 from .schemas import StatsArgs, StatsSchema
 
 blp = Blueprint(

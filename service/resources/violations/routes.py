@@ -10,9 +10,11 @@ from ...core import disclosure, query
 from ...core import violations as core
 from ...db import autocommit_reads
 from ...paging import decode_cursor, encode_cursor, link_header
+from ..access import principal, requires, session
 from ..claims.present import claim_view
 from ..claims.schemas import ClaimCreateSchema, ClaimListSchema, ClaimSchema
-from ..common import Blueprint, PageArgs, RawJSON, errors, principal, requires, session
+from ..pages import PageArgs
+from ..spec import Blueprint, RawJSON, errors
 from .present import list_items, violation_view
 from .schemas import (
     HistorySchema,

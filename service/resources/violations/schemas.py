@@ -6,7 +6,6 @@ from datetime import timedelta
 import marshmallow as ma
 
 from ..claims.schemas import ClaimCreateSchema, ClaimSchema
-from ..common import example_of, list_of_page, slug_field, text
 from ..fields import (
     CATEGORIES,
     CountryCode,
@@ -16,7 +15,11 @@ from ..fields import (
     NoNul,
     UTCDateTime,
     refused_keywords,
+    slug_field,
+    text,
 )
+from ..pages import list_of_page
+from ..spec import example_of
 
 DATE_PRECISIONS = ("exact", "day", "week", "month")
 LOCATION_PRECISIONS = ("exact", "near", "admin2", "admin1", "country")

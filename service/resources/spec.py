@@ -1,4 +1,5 @@
-"""What every resource shares: the Api and Blueprint, problem schema, paging schemas."""
+"""What every resource's spec shares: the Api and Blueprint (the error statuses each operation
+can answer, documented by the shared machinery), the problem schema, examples."""
 
 from __future__ import annotations
 
@@ -12,26 +13,26 @@ from functools import wraps
 import flask_smorest
 import flask_smorest.etag as fs_etag
 import marshmallow as ma
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_smorest.etag import _get_etag_ctx
 from flask_smorest.exceptions import PreconditionRequired
 from flask_smorest.utils import deepupdate, prepare_response
 from marshmallow.utils import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from .. import auth, idempotency, jsonbody
-from ..paging import CURSOR_PATTERN, MAX_CURSOR_LENGTH
-from .fields import json_keywords, refused_keywords
+from .. import idempotency, jsonbody
+from .fields import json_keywords
 
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MAX_PAGE = 500
-DEFAULT_PAGE = 50
 # Examples shown in the documentation.
 EXAMPLE_CURSOR = (
     "eyJrIjoidmlvbGF0aW9ucyIsImlkIjoiM2Y2YzJhNGUtOGIxZC00YzU1LTlhMGUtMmI3ZDVjMWU5ZjEwIn0"
     ".pkiZz4rpvm1AMEmSBZH-cYUQglQ"
 )
+
+
 PROBLEM_REASON = "Must be greater than or equal to 1 and less than or equal to 500."
+
+
 # If-Match: one or more entity tags (RFC 9110 8.8.3, 13.1.1), without "*".
 IF_MATCH_PATTERN = r'^(?:W/)?"[!#-~]*"(?:[ \t]*,[ \t]*(?:W/)?"[!#-~]*")*$'
 
@@ -277,7 +278,7 @@ class RawJSON(str):
 _RAW_MARK = uuid.uuid4().hex
 
 
-def _add_doc(func, wrapper, **info):
+def add_doc(func, wrapper, **info):
     wrapper._apidoc = deepcopy(getattr(func, "_apidoc", {}))
     for key, value in info.items():
         if key == "extra_errors":
@@ -288,33 +289,6 @@ def _add_doc(func, wrapper, **info):
     return wrapper
 
 
-def requires(role: str):
-    """Needs at least `role`; also documents 401/403 for the operation.
-
-    A POST's Idempotency-Key is looked at here, after the role check and before anything
-    else: a stored answer is replayed only to the API key that got it, and only while that
-    key's role still allows the request."""
-
-    def decorator(func):
-        @wraps(func)
-        def replayable(*args, **kwargs):
-            if request.method == "POST":
-                answered = idempotency.begin(g.db, g.principal)
-                if answered is not None:
-                    return answered
-            return func(*args, **kwargs)
-
-        guarded = auth.require(role)(replayable)
-
-        @wraps(func)
-        def wrapper(*args, **kwargs):
-            return guarded(*args, **kwargs)
-
-        return _add_doc(func, wrapper, role=role)
-
-    return decorator
-
-
 def errors(*codes: int):
     """Documents statuses a route's own logic answers (404, 409, ...)."""
 
@@ -323,78 +297,9 @@ def errors(*codes: int):
         def wrapper(*args, **kwargs):
             return func(*args, **kwargs)
 
-        return _add_doc(func, wrapper, extra_errors=codes)
+        return add_doc(func, wrapper, extra_errors=codes)
 
     return decorator
-
-
-def principal() -> auth.Principal:
-    return g.principal
-
-
-def session():
-    return g.db
-
-
-class PageArgs(ma.Schema):
-    limit = ma.fields.Integer(
-        load_default=DEFAULT_PAGE,
-        validate=ma.validate.Range(min=1, max=MAX_PAGE),
-        metadata={"description": f"Page size, at most {MAX_PAGE}.", "example": DEFAULT_PAGE},
-    )
-    # No example: a cursor is signed by the service and names its listing, so any fixed value
-    # would be refused (422); the page schemas show one as next_cursor.
-    # The pattern says what the service issues; decode_cursor refuses anything else, naming
-    # `cursor` (a signature check, which no pattern could stand in for).
-    cursor = ma.fields.String(
-        load_default=None,
-        validate=ma.validate.Length(max=MAX_CURSOR_LENGTH),
-        metadata={
-            "description": "Opaque cursor from the previous page's next_cursor.",
-            "pattern": CURSOR_PATTERN,
-        },
-    )
-
-
-def slug_field(description: str, **kwargs) -> ma.fields.String:
-    return ma.fields.String(
-        validate=[
-            ma.validate.Length(min=1, max=64),
-            ma.validate.Regexp(SLUG, error="must be a lower-case slug like 'syrian-government'"),
-        ],
-        metadata={"description": description, **kwargs.pop("metadata", {})},
-        **kwargs,
-    )
-
-
-# Text fields this long or longer are prose (descriptions, statements, reasons): they may hold
-# tabs and newlines, which one-line text (titles, names, places) refuses.
-LONG_TEXT = 5000
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ma.ValidationError("must not be blank (only spaces)")
-
-
-def text(
-    max_len: int, description: str, *, multiline: bool | None = None, **kwargs
-) -> ma.fields.String:
-    """Free text of 1 to `max_len` characters, not only whitespace, holding none of the
-    characters fields.NoNul refuses (documented as `not` a pattern; the walk enforces it)."""
-    multiline = max_len >= LONG_TEXT if multiline is None else multiline
-    return ma.fields.String(
-        validate=[ma.validate.Length(min=1, max=max_len), _not_blank],
-        metadata={
-            "description": description,
-            "multiline": multiline,
-            # Some character that is not whitespace (JSON Schema's \S, as Python's str.strip).
-            "pattern": r"\S",
-            **refused_keywords(multiline),
-            **kwargs.pop("metadata", {}),
-        },
-        **kwargs,
-    )
 
 
 def example_of(schema: type[ma.Schema]) -> dict:
@@ -404,33 +309,3 @@ def example_of(schema: type[ma.Schema]) -> dict:
         for name, field in schema._declared_fields.items()
         if "example" in field.metadata
     }
-
-
-def list_of_page(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
-    return ma.Schema.from_dict(
-        {
-            "items": ma.fields.List(
-                ma.fields.Nested(item_schema),
-                metadata={"description": "This page.", "example": [example_of(item_schema)]},
-            ),
-            "next_cursor": ma.fields.String(
-                allow_none=True,
-                metadata={
-                    "description": "Cursor of the next page; null on the last page.",
-                    "example": EXAMPLE_CURSOR,
-                },
-            ),
-        },
-        name=name,
-    )
-
-
-def keyset_page(kind: str, args: dict, fetch, key=lambda row: row.id):
-    """One page by id order: fetch(after, limit+1); the extra row tells whether more follow."""
-    from ..paging import decode_cursor, encode_cursor, link_header
-
-    after = decode_cursor(args.get("cursor"), kind)
-    limit = args["limit"]
-    rows = fetch(after["id"] if after else None, limit + 1)
-    nxt = encode_cursor({"k": kind, "id": key(rows[limit - 1])}) if len(rows) > limit else None
-    return {"items": rows[:limit], "next_cursor": nxt}, 200, link_header(nxt)
