@@ -458,6 +458,9 @@ def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, 
             created,
             created,
             1,
+            None,
+            None,
+            None,
         )
     )
     chain.record(created, "create", "source", sid, {"fields": src})
