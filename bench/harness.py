@@ -33,7 +33,7 @@ for path in (str(ROOT), str(BENCH)):
 
 def free_port(preferred: int | None = None) -> int:
     """The preferred loopback port when nothing listens there, else any free one."""
-    for port in ((preferred, 0) if preferred else (0,)):
+    for port in (preferred, 0) if preferred else (0,):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -84,7 +84,9 @@ def cli(env: dict[str, str], program: str, *args: str) -> str:
 
 def make_key(env: dict[str, str], org: str, role: str) -> str:
     """A new API key through `flask keys create`."""
-    return cli(env, "flask", "keys", "create", "--org", org, "--role", role).strip().splitlines()[-1]
+    return (
+        cli(env, "flask", "keys", "create", "--org", org, "--role", role).strip().splitlines()[-1]
+    )
 
 
 # --- servers ---------------------------------------------------------------------------------
@@ -118,7 +120,11 @@ class Server:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as sink:
             self.proc = subprocess.Popen(
-                self.cmd, cwd=ROOT, env=self.env, stdout=sink, stderr=subprocess.STDOUT,
+                self.cmd,
+                cwd=ROOT,
+                env=self.env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         if self.pidfile:
@@ -200,8 +206,13 @@ class Result:
 
 
 def wrk(
-    url: str, args: list[str], workdir: Path, tag: str, headers: dict[str, str] | None = None,
-    body: bytes | None = None, paths: list[str] | None = None,
+    url: str,
+    args: list[str],
+    workdir: Path,
+    tag: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    paths: list[str] | None = None,
 ) -> Result:
     """One wrk run with bench/wrk.lua (POST `body`, or cycle through `paths`), parsed."""
     env = dict(os.environ)
@@ -220,10 +231,15 @@ def wrk(
     data = json.loads(next(x for x in out.splitlines() if x.startswith("WRKJSON "))[8:])
     seconds = data["duration_us"] / 1e6
     return Result(
-        name=tag, rps=data["requests"] / seconds, p50_ms=data["p50"] / 1000,
-        p90_ms=data["p90"] / 1000, p99_ms=data["p99"] / 1000, requests=data["requests"],
+        name=tag,
+        rps=data["requests"] / seconds,
+        p50_ms=data["p50"] / 1000,
+        p90_ms=data["p90"] / 1000,
+        p99_ms=data["p99"] / 1000,
+        requests=data["requests"],
         errors=sum(data[k] for k in ("connect", "read", "write", "status", "timeout")),
-        seconds=seconds, bytes_per_request=data["bytes"] / max(1, data["requests"]),
+        seconds=seconds,
+        bytes_per_request=data["bytes"] / max(1, data["requests"]),
         extra={**data, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0]},
     )
 
