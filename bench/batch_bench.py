@@ -16,18 +16,13 @@ import argparse
 import cProfile
 import os
 import pstats
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+import harness
+from harness import ROOT
 
 
 def item(i: int, parties: list[str]) -> dict:
@@ -117,28 +112,6 @@ def process_cpu(pid: int | None) -> float:
     return total
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(http, base: str, server: subprocess.Popen) -> None:
-    import requests
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
-        try:
-            if http.get(base + "/healthz", timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("gunicorn did not answer /healthz within 60 s")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
@@ -183,34 +156,24 @@ def main() -> int:
 
     server = None
     if args.http:
+        import threading
+
         import requests
 
-        port = free_port()
         env = dict(
             os.environ,
             DATABASE_URL=url,
             RATE_LIMIT="0",
-            BIND=f"127.0.0.1:{port}",
             WEB_CONCURRENCY=str(args.clients),
             MAX_BODY_BYTES=str(16 * 1024 * 1024),
         )
-        server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "service.wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-        )
-        import threading
-
+        server = harness.gunicorn("ledger-batch", env, harness.RESULTS).start(timeout=60)
         local = threading.local()
-        http = requests.Session()
-        base = f"http://127.0.0.1:{port}"
 
         def post(body):
             if not hasattr(local, "http"):
                 local.http = requests.Session()
-            resp = local.http.post(base + "/v1/violations/batch", json=body, headers=headers)
+            resp = local.http.post(server.base + "/v1/violations/batch", json=body, headers=headers)
             return resp.status_code, resp.json()
     else:
         from service import create_app
@@ -225,12 +188,10 @@ def main() -> int:
             return resp.status_code, resp.get_json()
 
     try:
-        if server is not None:
-            wait_until_up(http, base, server)
         post(bodies[0])  # warm-up: imports, connection pool, prepared caches
         profiler = cProfile.Profile() if args.profile else None
         database = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
-        group = server.pid if server is not None else None
+        group = server.master if server is not None else None
         cpu_db, cpu_py = backend_cpu(database), process_cpu(group)
         started = time.perf_counter()
         if profiler:
@@ -252,8 +213,7 @@ def main() -> int:
         cpu_db, cpu_py = backend_cpu(database) - cpu_db, process_cpu(group) - cpu_py
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            server.stop()
     if profiler:
         profiler.dump_stats(args.profile)
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
@@ -278,4 +238,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

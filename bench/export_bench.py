@@ -16,10 +16,6 @@ import argparse
 import io
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -27,8 +23,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import harness
+from harness import ROOT
 
 ORG = "bench-export"
 PARTIES = [f"bench-export-party-{n}" for n in range(8)]
@@ -50,13 +46,6 @@ def migrate(url: str) -> None:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(cfg, "head")
-
-
-def libpq(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def ensure_fixtures(conn) -> None:
@@ -175,12 +164,6 @@ def load(conn, start: int, n: int, chunk: int = 50_000) -> float:
     return time.perf_counter() - began
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def reader_key(url: str) -> str:
     from service import create_app, db
     from service.core import keys
@@ -199,41 +182,15 @@ def rss_kib(pid: int, field: str) -> int:
     return 0
 
 
-def worker_pid(master: int) -> int:
-    for _ in range(200):
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        if children:
-            return int(children[0])
-        time.sleep(0.05)
-    raise RuntimeError("gunicorn started no worker")
-
-
 def export_once(url: str, key: str, fmt: str) -> dict:
-    port = free_port()
     env = dict(
-        os.environ,
-        DATABASE_URL=url,
-        RATE_LIMIT="0",
-        LOG_LEVEL="WARNING",
-        BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY="1",
+        os.environ, DATABASE_URL=url, RATE_LIMIT="0", LOG_LEVEL="WARNING", WEB_CONCURRENCY="1"
     )
     env.pop("GUNICORN_THREADS", None)
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "service.wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = harness.gunicorn("ledger-export", env, harness.RESULTS, workers_wanted=1).start()
+    base = server.base
     try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        worker = worker_pid(server.pid)
+        worker = server.workers()[0]
         # One small request first, so the worker has imported and connected before we measure.
         req = urllib.request.Request(
             base + "/v1/violations?limit=1", headers={"Authorization": f"Bearer {key}"}
@@ -268,10 +225,9 @@ def export_once(url: str, key: str, fmt: str) -> dict:
         stop.set()
         sampler.join()
         hwm = rss_kib(worker, "VmHWM")
-        alive = server.poll() is None and Path(f"/proc/{worker}").exists()
+        alive = server.proc.poll() is None and Path(f"/proc/{worker}").exists()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        server.stop()
     # Lines that are not violations: CSV's header, HXL's two, GeoJSON's opening and closing.
     header_lines = {"csv": 1, "hxl": 2, "ndjson": 0, "geojson": 2}[fmt]
     return {
@@ -299,7 +255,7 @@ def main() -> int:
     migrate(args.url)
     key = reader_key(args.url)
     results = []
-    with psycopg.connect(libpq(args.url)) as conn:
+    with psycopg.connect(harness.libpq(args.url)) as conn:
         ensure_fixtures(conn)
         for size in (args.rows // 10, args.rows):
             have = count(conn)
@@ -325,4 +281,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -42,8 +42,16 @@ WRK_DURATION = os.environ.get("WRK_DURATION", "15s")
 WRK_ARGS = ["-t", WRK_THREADS, "-c", WRK_CONNECTIONS, "-d", WRK_DURATION, "--timeout", "30s"]
 # A batch of 500 keeps a worker's CPU busy (threads of one worker share its interpreter lock):
 # 16 connections would only queue (and leave work behind when wrk stops), so one per worker.
-BATCH_WRK_ARGS = ["-t", "2", "-c", loader.WORKERS, "-d",
-                  os.environ.get("WRK_BATCH_DURATION", "15s"), "--timeout", "120s"]
+BATCH_WRK_ARGS = [
+    "-t",
+    "2",
+    "-c",
+    loader.WORKERS,
+    "-d",
+    os.environ.get("WRK_BATCH_DURATION", "15s"),
+    "--timeout",
+    "120s",
+]
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 # /v1/stats over the whole table grows with N by nature: shown only when asked for.
 STATS_ALL = os.environ.get("BENCH_STATS_ALL") == "1"
@@ -65,10 +73,24 @@ def start_ceiling(url: str, secret: str) -> Server:
 
 def start_datasette(db_file: Path) -> Server:
     port = harness.free_port()
-    cmd = [str(DS_VENV / "datasette"), "serve", str(db_file), "-h", "127.0.0.1", "-p", str(port),
-           "--setting", "sql_time_limit_ms", "30000", "--setting", "default_page_size", "50"]
-    server = Server("datasette", cmd, dict(os.environ), OUT / "datasette.log", port,
-                    health="/-/versions.json")
+    cmd = [
+        str(DS_VENV / "datasette"),
+        "serve",
+        str(db_file),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--setting",
+        "sql_time_limit_ms",
+        "30000",
+        "--setting",
+        "default_page_size",
+        "50",
+    ]
+    server = Server(
+        "datasette", cmd, dict(os.environ), OUT / "datasette.log", port, health="/-/versions.json"
+    )
     return server.start()
 
 
@@ -76,8 +98,12 @@ def start_datasette(db_file: Path) -> Server:
 
 
 def wrk(
-    name: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None,
-    paths: list[str] | None = None, args: list[str] | None = None,
+    name: str,
+    url: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    paths: list[str] | None = None,
+    args: list[str] | None = None,
 ) -> Result:
     res = harness.wrk(url, args or WRK_ARGS, OUT, name, headers, body, paths)
     res.name = name
@@ -210,7 +236,7 @@ PHASES = [
     (
         "waiting on PostgreSQL (psycopg send/wait)",
         "psycopg/",
-        {"BaseCursor._send_query_prepared", "BaseCursor._execute_send", "Connection.wait"},
+        {"BaseCursor._execute_send", "BaseCursor._send_query_prepared", "Connection.wait"},
     ),
     (
         "item dicts (present.list_items; summary_view for one violation)",
@@ -221,7 +247,7 @@ PHASES = [
     (
         "ETag (flask-smorest: json.dumps sort_keys + sha1 of the dump)",
         "flask_smorest/etag.py",
-        {"EtagMixin._set_etag_in_response", "EtagMixin._generate_etag"},
+        {"EtagMixin._generate_etag", "EtagMixin._set_etag_in_response"},
     ),
     (
         "response JSON encoding (flask jsonify)",
@@ -252,7 +278,7 @@ PHASES = [
     (
         "session creation + pool checkout + pre-ping",
         "sqlalchemy/pool/base.py",
-        {"_ConnectionRecord.checkout", "_ConnectionFairy._checkout"},
+        {"_ConnectionFairy._checkout", "_ConnectionRecord.checkout"},
     ),
     ("ceiling: list_violations", "ceiling_app.py", {"list_violations"}),
     ("ceiling: item dicts (_item)", "ceiling_app.py", {"_item"}),
@@ -342,8 +368,11 @@ def profile(
         raws.append(raw)
         cmd = f"record --pid {pid} --duration {seconds} --rate 200 --format raw --nonblocking"
         procs.append(
-            subprocess.Popen([str(spy), *cmd.split(), "--output", str(raw)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            subprocess.Popen(
+                [str(spy), *cmd.split(), "--output", str(raw)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         )
     time.sleep(1)
     res = wrk(f"{label} (under py-spy, not counted)", url, headers, body=body)
@@ -597,13 +626,24 @@ def main() -> int:
         ceiling_list = ceiling.base + list_path(ds, recent).replace("/v1/violations", "/list")
         ceiling_auth = f"{ceiling_list}&auth=1"
         lite_since = datetime.fromisoformat(recent).strftime("%Y-%m-%d %H:%M:%S")
-        dq = urllib.parse.urlencode({
-            "attributed_party_id": ds.party, "occurred_at__gte": lite_since, "_size": 50,
-            "_nocount": 1, "_nofacet": 1, "_shape": "objects", "_sort": "created_at",
-        })
+        dq = urllib.parse.urlencode(
+            {
+                "attributed_party_id": ds.party,
+                "occurred_at__gte": lite_since,
+                "_size": 50,
+                "_nocount": 1,
+                "_nofacet": 1,
+                "_shape": "objects",
+                "_sort": "created_at",
+            }
+        )
         ds_list = f"{datasette.base}/{lite.stem}/violations.json?{dq}"
-        for url, hdr in ((ours_list, auth), (ceiling_list, None), (ceiling_auth, auth),
-                         (ds_list, None)):
+        for url, hdr in (
+            (ours_list, auth),
+            (ceiling_list, None),
+            (ceiling_auth, auth),
+            (ds_list, None),
+        ):
             warm(url, hdr)
         same = compare_pages(ours_list, ceiling_list, ds_list, auth)
         say(
@@ -806,12 +846,32 @@ def report(
     scale_ns: list[int],
 ) -> dict[str, Any]:
     say(f"\n== results (N={ds.n:,}; wrk {' '.join(WRK_ARGS)})")
-    rows = [[x.name, f"{x.rps:.1f}", f"{x.p50_ms:.1f}", f"{x.p99_ms:.1f}", x.errors, x.note]
-            for x in r.values()]
-    rows.append(["CSV export, one curl", "", "", "", "", f"{export['rows']:,} rows in "
-                 f"{export['seconds']:.2f}s = {export['rows_per_s']:,.0f} rows/s"])
-    rows.append(["batch API during the load", "", "", "", "", f"{ds.api_rows:,} violations in "
-                 f"{ds.api_batches} batches of 500 = {ds.api_rate:,.0f} violations/s"])
+    rows = [
+        [x.name, f"{x.rps:.1f}", f"{x.p50_ms:.1f}", f"{x.p99_ms:.1f}", x.errors, x.note]
+        for x in r.values()
+    ]
+    rows.append(
+        [
+            "CSV export, one curl",
+            "",
+            "",
+            "",
+            "",
+            f"{export['rows']:,} rows in "
+            f"{export['seconds']:.2f}s = {export['rows_per_s']:,.0f} rows/s",
+        ]
+    )
+    rows.append(
+        [
+            "batch API during the load",
+            "",
+            "",
+            "",
+            "",
+            f"{ds.api_rows:,} violations in "
+            f"{ds.api_batches} batches of 500 = {ds.api_rate:,.0f} violations/s",
+        ]
+    )
     head = ["endpoint", "req/s", "p50 ms", "p99 ms", "errors", "notes"]
     for line in harness.table(head, rows, right={1, 2, 3, 4}):
         say(line)
@@ -829,10 +889,16 @@ def report(
         targets.append(("list on SQLite / Datasette (info: both SQLite)", both, None))
     targets += [
         ("create / plain Core insert", rps("create ours", "create ceiling"), 0.4),
-        ("batch violations/s, 1 claim + source each (wrk)",
-         r["batch ours"].extra["violations_per_s"], 2000.0),
-        ("batch violations/s, no claims (wrk)",
-         r["batch ours simple"].extra["violations_per_s"], 2000.0),
+        (
+            "batch violations/s, 1 claim + source each (wrk)",
+            r["batch ours"].extra["violations_per_s"],
+            2000.0,
+        ),
+        (
+            "batch violations/s, no claims (wrk)",
+            r["batch ours simple"].extra["violations_per_s"],
+            2000.0,
+        ),
         ("batch violations/s, 1 claim + source (load)", ds.api_rate, 2000.0),
     ]
     say("\nratios and targets (throughput; ≥ target to pass)")

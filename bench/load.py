@@ -215,7 +215,9 @@ def prepare_schema(n: int, secret: str) -> tuple[str, str]:
     env = harness.service_env(db_url(n), secret)
     harness.cli(env, "alembic", "upgrade", "head")
     harness.cli(env, "flask", "seed")
-    return harness.make_key(env, REPORTER_ORG, "reporter"), harness.make_key(env, READER_ORG, "reader")
+    return harness.make_key(env, REPORTER_ORG, "reporter"), harness.make_key(
+        env, READER_ORG, "reader"
+    )
 
 
 MAX_BODY = str(8 * 1024 * 1024)
@@ -319,13 +321,31 @@ TABLES = {
     "sources": [c.name for c in Source.__table__.columns],
     "violations": VIOLATION_COLS,
     "violation_affected_parties": ["violation_id", "party_id", "position"],
-    "status_changes": ["violation_id", "from_status", "to_status", "by_org", "at", "reason",
-                       "verdict"],
+    "status_changes": [
+        "violation_id",
+        "from_status",
+        "to_status",
+        "by_org",
+        "at",
+        "reason",
+        "verdict",
+    ],
     "claims": [c.name for c in Claim.__table__.columns],
     "claim_sources": ["claim_id", "position", "source_id", "excerpt", "locator"],
     "violation_search": ["violation_id", "document"],
-    "audit_log": ["seq", "at", "actor_org", "actor_key", "action", "entity", "entity_id",
-                  "violation_id", "changes", "prev_hash", "hash"],
+    "audit_log": [
+        "seq",
+        "at",
+        "actor_org",
+        "actor_key",
+        "action",
+        "entity",
+        "entity_id",
+        "violation_id",
+        "changes",
+        "prev_hash",
+        "hash",
+    ],
     "sealed_values": Chain.SEALED_COLS,
 }
 
@@ -373,14 +393,27 @@ def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, 
     _add(out, "violations", **values)
     for pos, pid in enumerate(data["affected_parties"]):
         _add(out, "violation_affected_parties", violation_id=vid, party_id=pid, position=pos)
-    _add(out, "status_changes", violation_id=vid, to_status="reported", by_org=REPORTER_ORG,
-         at=created, reason="recorded")
+    _add(
+        out,
+        "status_changes",
+        violation_id=vid,
+        to_status="reported",
+        by_org=REPORTER_ORG,
+        at=created,
+        reason="recorded",
+    )
     summary = {k: v for k, v in data.items() if k != "claims"}
     chain.record(created, "create", "violation", vid, {"fields": summary}, vid)
 
     src = link["source"]
-    _add(out, "sources", **{**src, **made, "published_at": _dt(src["published_at"])}, id=sid,
-         confidential=False, editions="[]")
+    _add(
+        out,
+        "sources",
+        **{**src, **made, "published_at": _dt(src["published_at"])},
+        id=sid,
+        confidential=False,
+        editions="[]",
+    )
     chain.record(created, "create", "source", sid, {"fields": src})
     claim = {
         "claimant": MONITOR,
@@ -394,28 +427,84 @@ def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, 
         "credibility": 2,
         "sources": [{"source_id": sid, "excerpt": link["excerpt"], "locator": link["locator"]}],
     }
-    _add(out, "claims", **made, id=cid, seq=1, violation_id=vid, claimant_id=MONITOR,
-         stance="alleges", statement=claim["statement"], language="en", translations="[]",
-         made_at=_dt(claim["made_at"]), asserts=json.dumps(claim["asserts"]), credibility=2)
-    _add(out, "claim_sources", claim_id=cid, position=0, source_id=sid, excerpt=link["excerpt"],
-         locator=link["locator"])
+    _add(
+        out,
+        "claims",
+        **made,
+        id=cid,
+        seq=1,
+        violation_id=vid,
+        claimant_id=MONITOR,
+        stance="alleges",
+        statement=claim["statement"],
+        language="en",
+        translations="[]",
+        made_at=_dt(claim["made_at"]),
+        asserts=json.dumps(claim["asserts"]),
+        credibility=2,
+    )
+    _add(
+        out,
+        "claim_sources",
+        claim_id=cid,
+        position=0,
+        source_id=sid,
+        excerpt=link["excerpt"],
+        locator=link["locator"],
+    )
     chain.record(created, "create", "claim", cid, claim, vid)
     statements = [claim["statement"]]
     if counter:
         text = f"Our forces did not fire near {values['location_name']}; the report is false."
-        denial = {**claim, "claimant": party, "stance": "denies", "responds_to": cid,
-                  "statement": text, "made_at": updated.isoformat(), "asserts": {"killed": 0},
-                  "credibility": None, "sources": []}
-        _add(out, "claims", **{**made, "created_at": updated, "updated_at": updated}, id=ccid,
-             seq=2, violation_id=vid, claimant_id=party, stance="denies", responds_to_id=cid,
-             statement=text, language="en", translations="[]", made_at=updated,
-             asserts='{"killed": 0}')
+        denial = {
+            **claim,
+            "claimant": party,
+            "stance": "denies",
+            "responds_to": cid,
+            "statement": text,
+            "made_at": updated.isoformat(),
+            "asserts": {"killed": 0},
+            "credibility": None,
+            "sources": [],
+        }
+        _add(
+            out,
+            "claims",
+            **{**made, "created_at": updated, "updated_at": updated},
+            id=ccid,
+            seq=2,
+            violation_id=vid,
+            claimant_id=party,
+            stance="denies",
+            responds_to_id=cid,
+            statement=text,
+            language="en",
+            translations="[]",
+            made_at=updated,
+            asserts='{"killed": 0}',
+        )
         chain.record(updated, "create", "claim", ccid, denial, vid)
-        _add(out, "status_changes", violation_id=vid, from_status="reported", to_status="disputed",
-             by_org=REPORTER_ORG, at=updated, reason=f"{party} denies (claim {ccid})")
+        _add(
+            out,
+            "status_changes",
+            violation_id=vid,
+            from_status="reported",
+            to_status="disputed",
+            by_org=REPORTER_ORG,
+            at=updated,
+            reason=f"{party} denies (claim {ccid})",
+        )
         statements.append(text)
     doc = search_document(data["title"], data["description"], statements)
     _add(out, "violation_search", violation_id=vid, document=doc)
+
+
+def copy_rows(cur, rows: dict[str, list[tuple]]) -> None:
+    """COPY each table's rows (in the column order of TABLES) on the cursor's connection."""
+    for table, table_rows in rows.items():
+        with cur.copy(f"COPY {table} ({', '.join(TABLES[table])}) FROM STDIN") as copy:
+            for row in table_rows:
+                copy.write_row(row)
 
 
 def bulk_load(n: int, count: int, end: datetime, url: str, chunk: int = 20_000) -> float:
@@ -479,10 +568,7 @@ def bulk_load(n: int, count: int, end: datetime, url: str, chunk: int = 20_000) 
                 ).fetchone()
                 if tuple(now) != prev:
                     raise RuntimeError("the audit chain moved during the bulk load")
-                for table, cols in TABLES.items():
-                    with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                        for row in out[table]:
-                            copy.write_row(row)
+                copy_rows(cur, out)
                 cur.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", last)
             rate = done / (time.perf_counter() - began)
             print(f"    bulk: {done:,}/{count:,} violations ({rate:,.0f}/s)", flush=True)
@@ -569,7 +655,9 @@ def shape_check(base: str, key: str, url: str, api_ids: list[str]) -> str:
         ]
     shapes = []
     for vid in found:
-        status, body = harness.get(f"{base}/v1/violations/{vid}", {"Authorization": f"Bearer {key}"})
+        status, body = harness.get(
+            f"{base}/v1/violations/{vid}", {"Authorization": f"Bearer {key}"}
+        )
         if status != 200:
             return f"shape check: GET {vid} answered {status}"
         shapes.append(_shape(json.loads(body)))
@@ -640,7 +728,10 @@ def load(n: int, api_rows: int | None = None, logdir: Path = RESULTS) -> Dataset
     )
     ids: list[str] = []
     if api_rows:
-        print(f"  [{name}] batch API: violations {bulk:,}..{n - 1:,} in batches of {BATCH}", flush=True)
+        print(
+            f"  [{name}] batch API: violations {bulk:,}..{n - 1:,} in batches of {BATCH}",
+            flush=True,
+        )
         if bulk:
             # Else autovacuum works through the rows just copied while the batches are timed,
             # on the same cores: a live database of this size would have been vacuumed already.

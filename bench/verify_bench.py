@@ -36,7 +36,6 @@ def fill(url: str, count: int, start_at: datetime) -> None:
     with psycopg.connect(harness.libpq(url)) as conn:
         seq, head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
         chain = load.Chain(seq, head, "bench-monitors", None)
-        cols = load.TABLES["audit_log"]
         for i in range(count):
             at = start_at + timedelta(microseconds=i)
             n = seq + i
@@ -54,13 +53,7 @@ def fill(url: str, count: int, start_at: datetime) -> None:
                 chain.record(at, "update", "violation", f"violation-{n}", changes, f"v-{n}")
             if len(chain.rows) >= 50_000 or i == count - 1:
                 with conn.transaction(), conn.cursor() as cur:
-                    with cur.copy(f"COPY audit_log ({', '.join(cols)}) FROM STDIN") as copy:
-                        for row in chain.rows:
-                            copy.write_row(row)
-                    sealed = ", ".join(load.Chain.SEALED_COLS)
-                    with cur.copy(f"COPY sealed_values ({sealed}) FROM STDIN") as copy:
-                        for row in chain.sealed:
-                            copy.write_row(row)
+                    load.copy_rows(cur, {"audit_log": chain.rows, "sealed_values": chain.sealed})
                     cur.execute(
                         "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
                         (chain.seq, chain.hash),
@@ -95,7 +88,10 @@ def main() -> int:
     secret = "bench-verify-secret"
     env = harness.service_env(url, secret)
     harness.cli(env, "alembic", "upgrade", "head")
-    keys = {role: harness.make_key(env, f"bench-{role}", role) for role in ("admin", "verifier", "reader")}
+    keys = {
+        role: harness.make_key(env, f"bench-{role}", role)
+        for role in ("admin", "verifier", "reader")
+    }
     began = time.perf_counter()
     fill(url, args.entries, datetime(2026, 1, 1, tzinfo=UTC))
     print(f"chain of {args.entries:,} entries written in {time.perf_counter() - began:.1f} s")
@@ -135,7 +131,9 @@ def main() -> int:
         server.stop()
 
     print(f"\nGET /v1/audit/verify, {args.entries:,} entries on PostgreSQL (2 gunicorn workers)")
-    cells = [[name, f"{n:,}", f"{took:.2f}", f"{n / took if took else 0:,.0f}"] for name, n, took in rows]
+    cells = [
+        [name, f"{n:,}", f"{took:.2f}", f"{n / took if took else 0:,.0f}"] for name, n, took in rows
+    ]
     print("\n".join(harness.table(["check", "entries", "seconds", "entries/s"], cells, {1, 2, 3})))
     print(
         f"\n{args.parallel} clients asking full=1 for {args.seconds:.0f} s: "
