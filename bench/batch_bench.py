@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 
 import harness
-from harness import ROOT
 
 
 def item(i: int, parties: list[str]) -> dict:
@@ -49,16 +48,11 @@ def item(i: int, parties: list[str]) -> dict:
 
 
 def setup(url: str, *, seeded: bool = False) -> tuple[str, list[str]]:
-    from alembic import command
-    from alembic.config import Config
-
     from service import create_app, db
     from service.auth import Principal
     from service.core import keys, parties
 
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    harness.cli(harness.service_env(url, "bench-batch"), "alembic", "upgrade", "head")
     app = create_app({"DATABASE_URL": url, "RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"})
     if seeded:
         # The source article's parties and agreement, which the --claims items refer to.

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import harness
-from harness import ROOT
 
 ORG = "bench-export"
 PARTIES = [f"bench-export-party-{n}" for n in range(8)]
@@ -37,15 +36,6 @@ PLACES = [
     ("Ariha", "Idlib", 35.8133, 36.6097),
     ("Atarib", "Aleppo", 36.1375, 36.8303),
 ]
-
-
-def migrate(url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
 
 
 def ensure_fixtures(conn) -> None:
@@ -164,17 +154,6 @@ def load(conn, start: int, n: int, chunk: int = 50_000) -> float:
     return time.perf_counter() - began
 
 
-def reader_key(url: str) -> str:
-    from service import create_app, db
-    from service.core import keys
-
-    create_app({"DATABASE_URL": url, "RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"})
-    with db.session_scope() as session:
-        _row, secret = keys.create(session, None, ORG, "reader")
-    db.get_engine().dispose()
-    return secret
-
-
 def rss_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -252,8 +231,9 @@ def main() -> int:
 
     import psycopg
 
-    migrate(args.url)
-    key = reader_key(args.url)
+    env = harness.service_env(args.url, "bench-export")
+    harness.cli(env, "alembic", "upgrade", "head")
+    key = harness.make_key(env, ORG, "reader")
     results = []
     with psycopg.connect(harness.libpq(args.url)) as conn:
         ensure_fixtures(conn)

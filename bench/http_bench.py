@@ -479,21 +479,19 @@ def scale_point(ds: loader.Dataset, server: Server, auth: dict[str, str]) -> dic
     ):
         warm(server.base + path, auth, 10)
         out[key] = wrk(f"{key} @ {ds.n:,}", server.base + path, auth)
-    for key, ms in sql_timings(ds).items():
+    timings = sql_timings(ds)
+    for key, ms in timings.items():
         if key in out:
             out[key].extra["sql_ms"] = ms
     say(
         "    SQL timed by PostgreSQL (EXPLAIN ANALYZE of the statements the service runs, median "
         "of 5, planning + execution), and the plan of the first statement:"
     )
-    for key, v in sql_timings_cache[ds.n].items():
+    for key, v in timings.items():
         say(
             f"      {key:<14} {v['total']:7.2f} ms in {v['statements']} statements; {v['plans'][0]}"
         )
     return out
-
-
-sql_timings_cache: dict[int, dict[str, dict[str, Any]]] = {}
 
 
 def sql_timings(ds: loader.Dataset, repeat: int = 5) -> dict[str, dict[str, Any]]:
@@ -554,7 +552,6 @@ def sql_timings(ds: loader.Dataset, repeat: int = 5) -> dict[str, dict[str, Any]
             }
     finally:
         engine.dispose()
-    sql_timings_cache[ds.n] = out
     return out
 
 
