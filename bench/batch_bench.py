@@ -16,18 +16,12 @@ import argparse
 import cProfile
 import os
 import pstats
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+import harness
 
 
 def item(i: int, parties: list[str]) -> dict:
@@ -54,16 +48,11 @@ def item(i: int, parties: list[str]) -> dict:
 
 
 def setup(url: str, *, seeded: bool = False) -> tuple[str, list[str]]:
-    from alembic import command
-    from alembic.config import Config
-
     from service import create_app, db
     from service.auth import Principal
     from service.core import keys, parties
 
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    harness.cli(harness.service_env(url, "bench-batch"), "alembic", "upgrade", "head")
     app = create_app({"DATABASE_URL": url, "RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"})
     if seeded:
         # The source article's parties and agreement, which the --claims items refer to.
@@ -117,28 +106,6 @@ def process_cpu(pid: int | None) -> float:
     return total
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(http, base: str, server: subprocess.Popen) -> None:
-    import requests
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
-        try:
-            if http.get(base + "/healthz", timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("gunicorn did not answer /healthz within 60 s")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
@@ -183,34 +150,24 @@ def main() -> int:
 
     server = None
     if args.http:
+        import threading
+
         import requests
 
-        port = free_port()
         env = dict(
             os.environ,
             DATABASE_URL=url,
             RATE_LIMIT="0",
-            BIND=f"127.0.0.1:{port}",
             WEB_CONCURRENCY=str(args.clients),
             MAX_BODY_BYTES=str(16 * 1024 * 1024),
         )
-        server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "service.wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-        )
-        import threading
-
+        server = harness.gunicorn("ledger-batch", env, harness.RESULTS).start(timeout=60)
         local = threading.local()
-        http = requests.Session()
-        base = f"http://127.0.0.1:{port}"
 
         def post(body):
             if not hasattr(local, "http"):
                 local.http = requests.Session()
-            resp = local.http.post(base + "/v1/violations/batch", json=body, headers=headers)
+            resp = local.http.post(server.base + "/v1/violations/batch", json=body, headers=headers)
             return resp.status_code, resp.json()
     else:
         from service import create_app
@@ -225,12 +182,10 @@ def main() -> int:
             return resp.status_code, resp.get_json()
 
     try:
-        if server is not None:
-            wait_until_up(http, base, server)
         post(bodies[0])  # warm-up: imports, connection pool, prepared caches
         profiler = cProfile.Profile() if args.profile else None
         database = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
-        group = server.pid if server is not None else None
+        group = server.master if server is not None else None
         cpu_db, cpu_py = backend_cpu(database), process_cpu(group)
         started = time.perf_counter()
         if profiler:
@@ -252,8 +207,7 @@ def main() -> int:
         cpu_db, cpu_py = backend_cpu(database) - cpu_db, process_cpu(group) - cpu_py
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            server.stop()
     if profiler:
         profiler.dump_stats(args.profile)
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
@@ -278,4 +232,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -16,10 +16,6 @@ import argparse
 import io
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -27,8 +23,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import harness
 
 ORG = "bench-export"
 PARTIES = [f"bench-export-party-{n}" for n in range(8)]
@@ -41,22 +36,6 @@ PLACES = [
     ("Ariha", "Idlib", 35.8133, 36.6097),
     ("Atarib", "Aleppo", 36.1375, 36.8303),
 ]
-
-
-def migrate(url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
-
-
-def libpq(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def ensure_fixtures(conn) -> None:
@@ -175,23 +154,6 @@ def load(conn, start: int, n: int, chunk: int = 50_000) -> float:
     return time.perf_counter() - began
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def reader_key(url: str) -> str:
-    from service import create_app, db
-    from service.core import keys
-
-    create_app({"DATABASE_URL": url, "RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"})
-    with db.session_scope() as session:
-        _row, secret = keys.create(session, None, ORG, "reader")
-    db.get_engine().dispose()
-    return secret
-
-
 def rss_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -199,41 +161,15 @@ def rss_kib(pid: int, field: str) -> int:
     return 0
 
 
-def worker_pid(master: int) -> int:
-    for _ in range(200):
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        if children:
-            return int(children[0])
-        time.sleep(0.05)
-    raise RuntimeError("gunicorn started no worker")
-
-
 def export_once(url: str, key: str, fmt: str) -> dict:
-    port = free_port()
     env = dict(
-        os.environ,
-        DATABASE_URL=url,
-        RATE_LIMIT="0",
-        LOG_LEVEL="WARNING",
-        BIND=f"127.0.0.1:{port}",
-        WEB_CONCURRENCY="1",
+        os.environ, DATABASE_URL=url, RATE_LIMIT="0", LOG_LEVEL="WARNING", WEB_CONCURRENCY="1"
     )
     env.pop("GUNICORN_THREADS", None)
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "service.wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = harness.gunicorn("ledger-export", env, harness.RESULTS, workers_wanted=1).start()
+    base = server.base
     try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        worker = worker_pid(server.pid)
+        worker = server.workers()[0]
         # One small request first, so the worker has imported and connected before we measure.
         req = urllib.request.Request(
             base + "/v1/violations?limit=1", headers={"Authorization": f"Bearer {key}"}
@@ -268,10 +204,9 @@ def export_once(url: str, key: str, fmt: str) -> dict:
         stop.set()
         sampler.join()
         hwm = rss_kib(worker, "VmHWM")
-        alive = server.poll() is None and Path(f"/proc/{worker}").exists()
+        alive = server.proc.poll() is None and Path(f"/proc/{worker}").exists()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        server.stop()
     # Lines that are not violations: CSV's header, HXL's two, GeoJSON's opening and closing.
     header_lines = {"csv": 1, "hxl": 2, "ndjson": 0, "geojson": 2}[fmt]
     return {
@@ -296,10 +231,11 @@ def main() -> int:
 
     import psycopg
 
-    migrate(args.url)
-    key = reader_key(args.url)
+    env = harness.service_env(args.url, "bench-export")
+    harness.cli(env, "alembic", "upgrade", "head")
+    key = harness.make_key(env, ORG, "reader")
     results = []
-    with psycopg.connect(libpq(args.url)) as conn:
+    with psycopg.connect(harness.libpq(args.url)) as conn:
         ensure_fixtures(conn)
         for size in (args.rows // 10, args.rows):
             have = count(conn)
@@ -325,4 +261,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -20,29 +20,21 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(ROOT))
-
-import load as loader  # noqa: E402  (bench/load.py)
+import harness
+import load as loader
+from harness import BENCH, ROOT, Result, Server
 
 STAMP = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-OUT = loader.RESULTS / f"run-{STAMP}"
-GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+OUT = harness.RESULTS / f"run-{STAMP}"
 DS_VENV = BENCH / ".venv-datasette" / "bin"
 WRK_THREADS = os.environ.get("WRK_THREADS", "2")
 WRK_CONNECTIONS = os.environ.get("WRK_CONNECTIONS", "16")
@@ -54,14 +46,15 @@ BATCH_WRK_ARGS = [
     "-t",
     "2",
     "-c",
-    os.environ.get("WEB_CONCURRENCY", "2"),
+    loader.WORKERS,
     "-d",
     os.environ.get("WRK_BATCH_DURATION", "15s"),
     "--timeout",
     "120s",
 ]
-WORKERS = os.environ.get("WEB_CONCURRENCY", "2")
-MAX_BODY = str(8 * 1024 * 1024)
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+# /v1/stats over the whole table grows with N by nature: shown only when asked for.
+STATS_ALL = os.environ.get("BENCH_STATS_ALL") == "1"
 LOG = []
 
 
@@ -70,93 +63,16 @@ def say(text: str = "") -> None:
     LOG.append(text)
 
 
-# --- servers ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    proc: subprocess.Popen
-    log: Path
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def workers(self) -> list[int]:
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            # Our own process group (start_new_session), nothing else.
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-
-
-def start(name: str, cmd: list[str], env: dict[str, str], port: int, health: str) -> Server:
-    OUT.mkdir(parents=True, exist_ok=True)
-    log = OUT / f"{name}.log"
-    with log.open("ab") as sink:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=sink, stderr=sink, start_new_session=True
-        )
-    server = Server(name, port, proc, log)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{name} exited with {proc.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(server.base + health, timeout=2) as resp:
-                if resp.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    server.stop()
-    raise SystemExit(f"{name} did not answer {health} within 90 s; see {log}")
-
-
-def gunicorn_env(url: str, secret: str, **extra: str) -> dict[str, str]:
-    env = loader.service_env(url, secret, MAX_BODY_BYTES=MAX_BODY, WEB_CONCURRENCY=WORKERS)
-    env.pop("GUNICORN_THREADS", None)
-    env["LOG_LEVEL"] = os.environ.get("BENCH_LOG_LEVEL", "INFO")  # as deployed: a JSON line each
-    env.update(extra)
-    return env
-
-
 def start_ours(url: str, secret: str, tag: str = "") -> Server:
-    port = free_port()
-    env = gunicorn_env(url, secret, BIND=f"127.0.0.1:{port}")
-    cmd = [GUNICORN, "-c", "gunicorn.conf.py", "service.wsgi:app"]
-    return start(f"ledger{tag}", cmd, env, port, "/healthz")
-
-
-def start_service(url: str, secret: str):
-    """For bench/load.py: the service for the API part of a load; returns (port, stop)."""
-    server = start_ours(url, secret, "-load")
-    return server.port, server.stop
+    return loader.serve(url, secret, f"ledger{tag}", OUT)
 
 
 def start_ceiling(url: str, secret: str) -> Server:
-    port = free_port()
-    env = gunicorn_env(url, secret, BIND=f"127.0.0.1:{port}")
-    cmd = [GUNICORN, "-c", "gunicorn.conf.py", "bench.ceiling_app:app"]
-    return start("ceiling", cmd, env, port, "/healthz")
+    return loader.serve(url, secret, "ceiling", OUT, app="bench.ceiling_app:app")
 
 
 def start_datasette(db_file: Path) -> Server:
-    port = free_port()
+    port = harness.free_port()
     cmd = [
         str(DS_VENV / "datasette"),
         "serve",
@@ -172,25 +88,13 @@ def start_datasette(db_file: Path) -> Server:
         "default_page_size",
         "50",
     ]
-    return start("datasette", cmd, dict(os.environ), port, "/-/versions.json")
+    server = Server(
+        "datasette", cmd, dict(os.environ), OUT / "datasette.log", port, health="/-/versions.json"
+    )
+    return server.start()
 
 
 # --- measuring ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    name: str
-    rps: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    requests: int
-    errors: int
-    seconds: float
-    bytes_per_request: float
-    note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def wrk(
@@ -201,48 +105,14 @@ def wrk(
     paths: list[str] | None = None,
     args: list[str] | None = None,
 ) -> Result:
-    env = dict(os.environ)
-    if body is not None:
-        path = OUT / f"body-{name.replace(' ', '_').replace('/', '_')}.json"
-        path.write_bytes(body)
-        env["WRK_BODY_FILE"] = str(path)
-    if paths is not None:
-        path = OUT / f"paths-{name.replace(' ', '_').replace('/', '_')}.txt"
-        path.write_text("\n".join(paths) + "\n")
-        env["WRK_PATHS_FILE"] = str(path)
-    load_before = os.getloadavg()[0]
-    cmd = ["wrk", *(args or WRK_ARGS), "-s", str(BENCH / "wrk.lua")]
-    for key, value in (headers or {}).items():
-        cmd += ["-H", f"{key}: {value}"]
-    cmd.append(url)
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
-    data = json.loads(line[len("WRKJSON ") :])
-    seconds = data["duration_us"] / 1e6
-    errors = sum(data[k] for k in ("connect", "read", "write", "status", "timeout"))
-    res = Result(
-        name=name,
-        rps=data["requests"] / seconds,
-        p50_ms=data["p50"] / 1000,
-        p90_ms=data["p90"] / 1000,
-        p99_ms=data["p99"] / 1000,
-        requests=data["requests"],
-        errors=errors,
-        seconds=seconds,
-        bytes_per_request=data["bytes"] / max(1, data["requests"]),
-        extra={**data, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0]},
-    )
-    flag = f"  ERRORS {errors} ({data})" if errors else ""
+    res = harness.wrk(url, args or WRK_ARGS, OUT, name, headers, body, paths)
+    res.name = name
+    flag = f"  ERRORS {res.errors} ({res.extra})" if res.errors else ""
     say(
         f"    {name:<44} {res.rps:9.1f} req/s  p50 {res.p50_ms:8.1f} ms  "
         f"p99 {res.p99_ms:8.1f} ms{flag}"
     )
     return res
-
-
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-# /v1/stats over the whole table grows with N by nature: shown only when asked for.
-STATS_ALL = os.environ.get("BENCH_STATS_ALL") == "1"
 
 
 def in_rounds(
@@ -282,18 +152,9 @@ def in_rounds(
     return out
 
 
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
 def warm(url: str, headers: dict[str, str] | None = None, times: int = 30) -> None:
     for _ in range(times):
-        status, body = get(url, headers)
+        status, body = harness.get(url, headers)
         if status != 200:
             raise SystemExit(f"warm-up of {url} answered {status}: {body[:300]!r}")
 
@@ -306,13 +167,11 @@ def drain(url: str, before: int, quiet: float = 1.5, limit: float = 600.0) -> tu
 
     began = time.monotonic()
     last_busy = began
-    with psycopg.connect(loader.libpq(url), autocommit=True) as conn:
-        name = conn.execute("SELECT current_database()").fetchone()[0]
+    with psycopg.connect(harness.libpq(url), autocommit=True) as conn:
         while time.monotonic() - began < limit:
             busy = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> "
-                "pg_backend_pid() AND state IN ('active', 'idle in transaction')",
-                (name,),
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                "pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
             ).fetchone()[0]
             if busy:
                 last_busy = time.monotonic()
@@ -323,21 +182,12 @@ def drain(url: str, before: int, quiet: float = 1.5, limit: float = 600.0) -> tu
 
 
 def count_violations(url: str) -> int:
-    import psycopg
-
-    with psycopg.connect(loader.libpq(url)) as conn:
-        return conn.execute("SELECT count(*) FROM violations").fetchone()[0]
+    return loader.sql(url, "SELECT count(*) FROM violations")[0][0]
 
 
 def export_csv(base: str, auth: dict[str, str]) -> dict[str, Any]:
-    cmd = [
-        "curl",
-        "-sS",
-        "--fail",
-        "-H",
-        f"Authorization: {auth['Authorization']}",
-        f"{base}/v1/violations/export?format=csv",
-    ]
+    url = f"{base}/v1/violations/export?format=csv"
+    cmd = ["curl", "-sS", "--fail", "-H", f"Authorization: {auth['Authorization']}", url]
     began = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     lines = size = 0
@@ -385,7 +235,7 @@ PHASES = [
     (
         "waiting on PostgreSQL (psycopg send/wait)",
         "psycopg/",
-        {"BaseCursor._send_query_prepared", "BaseCursor._execute_send", "Connection.wait"},
+        {"BaseCursor._execute_send", "BaseCursor._send_query_prepared", "Connection.wait"},
     ),
     (
         "item dicts (present.list_items; summary_view for one violation)",
@@ -396,7 +246,7 @@ PHASES = [
     (
         "ETag (flask-smorest: json.dumps sort_keys + sha1 of the dump)",
         "flask_smorest/etag.py",
-        {"EtagMixin._set_etag_in_response", "EtagMixin._generate_etag"},
+        {"EtagMixin._generate_etag", "EtagMixin._set_etag_in_response"},
     ),
     (
         "response JSON encoding (flask jsonify)",
@@ -427,7 +277,7 @@ PHASES = [
     (
         "session creation + pool checkout + pre-ping",
         "sqlalchemy/pool/base.py",
-        {"_ConnectionRecord.checkout", "_ConnectionFairy._checkout"},
+        {"_ConnectionFairy._checkout", "_ConnectionRecord.checkout"},
     ),
     ("ceiling: list_violations", "ceiling_app.py", {"list_violations"}),
     ("ceiling: item dicts (_item)", "ceiling_app.py", {"_item"}),
@@ -515,23 +365,10 @@ def profile(
     for pid in server.workers():
         raw = OUT / f"profile-{label}-{pid}.txt"
         raws.append(raw)
+        cmd = f"record --pid {pid} --duration {seconds} --rate 200 --format raw --nonblocking"
         procs.append(
             subprocess.Popen(
-                [
-                    str(spy),
-                    "record",
-                    "--pid",
-                    str(pid),
-                    "--duration",
-                    str(seconds),
-                    "--rate",
-                    "200",
-                    "--format",
-                    "raw",
-                    "--output",
-                    str(raw),
-                    "--nonblocking",
-                ],
+                [str(spy), *cmd.split(), "--output", str(raw)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
@@ -574,11 +411,9 @@ def print_profile(summary: dict) -> None:
 def gunicorn_settings() -> str:
     import runpy
 
-    env = {k: v for k, v in os.environ.items() if k != "GUNICORN_THREADS"}
-    env["WEB_CONCURRENCY"] = WORKERS
     saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
+    os.environ.pop("GUNICORN_THREADS", None)
+    os.environ["WEB_CONCURRENCY"] = loader.WORKERS
     try:
         conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     finally:
@@ -607,17 +442,16 @@ def machine() -> dict[str, str]:
 
 
 def dataset(n: int) -> loader.Dataset:
-    if os.environ.get("BENCH_REUSE") == "1":
-        saved = loader.Dataset.saved(n)
-        if saved is not None:
-            try:
-                have = count_violations(saved.url)
-            except Exception:  # noqa: BLE001 (any failure: load it afresh)
-                have = -1
-            if have >= n:
-                say(f"  [{loader.db_name(n)}] reused ({have:,} violations): BENCH_REUSE=1")
-                return saved
-    return loader.load(n, start_server=start_service)
+    saved = loader.Dataset.saved(n) if os.environ.get("BENCH_REUSE") == "1" else None
+    if saved is not None:
+        try:
+            have = count_violations(saved.url)
+        except Exception:  # noqa: BLE001 (any failure: load it afresh)
+            have = -1
+        if have >= n:
+            say(f"  [{loader.db_name(n)}] reused ({have:,} violations): BENCH_REUSE=1")
+            return saved
+    return loader.load(n, logdir=OUT)
 
 
 def list_path(ds: loader.Dataset, since: str, limit: int = 50) -> str:
@@ -644,21 +478,19 @@ def scale_point(ds: loader.Dataset, server: Server, auth: dict[str, str]) -> dic
     ):
         warm(server.base + path, auth, 10)
         out[key] = wrk(f"{key} @ {ds.n:,}", server.base + path, auth)
-    for key, ms in sql_timings(ds).items():
+    timings = sql_timings(ds)
+    for key, ms in timings.items():
         if key in out:
             out[key].extra["sql_ms"] = ms
     say(
         "    SQL timed by PostgreSQL (EXPLAIN ANALYZE of the statements the service runs, median "
         "of 5, planning + execution), and the plan of the first statement:"
     )
-    for key, v in sql_timings_cache[ds.n].items():
+    for key, v in timings.items():
         say(
             f"      {key:<14} {v['total']:7.2f} ms in {v['statements']} statements; {v['plans'][0]}"
         )
     return out
-
-
-sql_timings_cache: dict[int, dict[str, dict[str, Any]]] = {}
 
 
 def sql_timings(ds: loader.Dataset, repeat: int = 5) -> dict[str, dict[str, Any]]:
@@ -719,7 +551,6 @@ def sql_timings(ds: loader.Dataset, repeat: int = 5) -> dict[str, dict[str, Any]
             }
     finally:
         engine.dispose()
-    sql_timings_cache[ds.n] = out
     return out
 
 
@@ -766,7 +597,7 @@ def main() -> int:
         f"{ds.api_seconds:.1f}s = {ds.api_rate:,.0f} violations/s"
     )
     say(f"  rows: {ds.counts}; load took {time.perf_counter() - t:.0f}s")
-    lite = loader.RESULTS / f"violations_{n}.db"
+    lite = harness.RESULTS / f"violations_{n}.db"
     t = time.perf_counter()
     loader.sqlite_violations(ds.url, lite)
     say(
@@ -788,11 +619,8 @@ def main() -> int:
         # 2. reads ------------------------------------------------------------------------------
         recent = ds.recent_from
         ours_list = ours.base + list_path(ds, recent)
-        q = urllib.parse.urlencode(
-            {"attributed_party": ds.party, "occurred_from": recent, "limit": 50}
-        )
-        ceiling_list = f"{ceiling.base}/list?{q}"
-        ceiling_auth = f"{ceiling.base}/list?{q}&auth=1"
+        ceiling_list = ceiling.base + list_path(ds, recent).replace("/v1/violations", "/list")
+        ceiling_auth = f"{ceiling_list}&auth=1"
         lite_since = datetime.fromisoformat(recent).strftime("%Y-%m-%d %H:%M:%S")
         dq = urllib.parse.urlencode(
             {
@@ -966,9 +794,8 @@ def main() -> int:
     say(f"\nmake bench took {results['seconds']:.0f}s; results: {OUT.relative_to(ROOT)}")
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
     (OUT / "tables.txt").write_text("\n".join(LOG) + "\n")
-    latest = loader.RESULTS / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
+    latest = harness.RESULTS / "latest"
+    latest.unlink(missing_ok=True)
     latest.symlink_to(OUT.name)
     missed = [t for t in tables["targets"] if not t["met"]]
     if missed and os.environ.get("BENCH_STRICT") == "1":
@@ -979,7 +806,7 @@ def main() -> int:
 def list_on_sqlite(ds: loader.Dataset, path: str, auth: dict[str, str]) -> Result:
     """Our service itself on SQLite: the tables the list reads, copied into a file made by
     `alembic upgrade head`, served by the same gunicorn settings."""
-    lite = loader.RESULTS / f"ledger_{ds.n}.sqlite"
+    lite = harness.RESULTS / f"ledger_{ds.n}.sqlite"
     seconds = loader.sqlite_ledger(ds.url, lite, ds.secret_key)
     say(
         f"  SQLite copy of the ledger (schema by alembic; {', '.join(loader.LEDGER_TABLES)}): "
@@ -994,9 +821,9 @@ def list_on_sqlite(ds: loader.Dataset, path: str, auth: dict[str, str]) -> Resul
 
 
 def compare_pages(ours_url: str, ceiling_url: str, ds_url: str, auth: dict[str, str]) -> str:
-    _, a = get(ours_url, auth)
-    _, b = get(ceiling_url)
-    _, c = get(ds_url)
+    _, a = harness.get(ours_url, auth)
+    _, b = harness.get(ceiling_url)
+    _, c = harness.get(ds_url)
     ia = [x["id"] for x in json.loads(a)["items"]]
     ib = [x["id"] for x in json.loads(b)["items"]]
     ic = [x["id"] for x in json.loads(c)["rows"]]
@@ -1015,53 +842,59 @@ def report(
     scale_ns: list[int],
 ) -> dict[str, Any]:
     say(f"\n== results (N={ds.n:,}; wrk {' '.join(WRK_ARGS)})")
-    say(f"{'endpoint':<46} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}  notes")
-    say("-" * 100)
-    for res in r.values():
-        say(
-            f"{res.name:<46} {res.rps:>9.1f} {res.p50_ms:>9.1f} {res.p99_ms:>9.1f} "
-            f"{res.errors:>7}  {res.note}"
-        )
-    say(
-        f"{'CSV export, one curl':<46} {'':>9} {'':>9} {'':>9} {'':>7}  "
-        f"{export['rows']:,} rows in {export['seconds']:.2f}s = {export['rows_per_s']:,.0f} rows/s"
+    rows = [
+        [x.name, f"{x.rps:.1f}", f"{x.p50_ms:.1f}", f"{x.p99_ms:.1f}", x.errors, x.note]
+        for x in r.values()
+    ]
+    rows.append(
+        [
+            "CSV export, one curl",
+            "",
+            "",
+            "",
+            "",
+            f"{export['rows']:,} rows in "
+            f"{export['seconds']:.2f}s = {export['rows_per_s']:,.0f} rows/s",
+        ]
     )
-    say(
-        f"{'batch API during the load':<46} {'':>9} {'':>9} {'':>9} {'':>7}  "
-        f"{ds.api_rows:,} violations in {ds.api_batches} batches of 500 = "
-        f"{ds.api_rate:,.0f} violations/s"
+    rows.append(
+        [
+            "batch API during the load",
+            "",
+            "",
+            "",
+            "",
+            f"{ds.api_rows:,} violations in "
+            f"{ds.api_batches} batches of 500 = {ds.api_rate:,.0f} violations/s",
+        ]
     )
+    head = ["endpoint", "req/s", "p50 ms", "p99 ms", "errors", "notes"]
+    for line in harness.table(head, rows, right={1, 2, 3, 4}):
+        say(line)
 
-    batch_rate = r["batch ours"].extra["violations_per_s"]
-    simple_rate = r["batch ours simple"].extra["violations_per_s"]
-    targets = [
-        ("list / ceiling (plain Core)", ratio(r["list ours"].rps, r["list ceiling"].rps), 0.6),
-        *(
-            [
-                (
-                    "list / ceiling with key lookup (info)",
-                    ratio(r["list ours"].rps, r["list ceiling+auth"].rps),
-                    None,
-                )
-            ]
-            if "list ceiling+auth" in r
-            else []
+    def rps(a: str, b: str) -> float:
+        return ratio(r[a].rps, r[b].rps)
+
+    targets = [("list / ceiling (plain Core)", rps("list ours", "list ceiling"), 0.6)]
+    if "list ceiling+auth" in r:
+        lookup = rps("list ours", "list ceiling+auth")
+        targets.append(("list / ceiling with key lookup (info)", lookup, None))
+    targets.append(("list / Datasette", rps("list ours", "list datasette"), 3.0))
+    if "list ours sqlite" in r:
+        both = rps("list ours sqlite", "list datasette")
+        targets.append(("list on SQLite / Datasette (info: both SQLite)", both, None))
+    targets += [
+        ("create / plain Core insert", rps("create ours", "create ceiling"), 0.4),
+        (
+            "batch violations/s, 1 claim + source each (wrk)",
+            r["batch ours"].extra["violations_per_s"],
+            2000.0,
         ),
-        ("list / Datasette", ratio(r["list ours"].rps, r["list datasette"].rps), 3.0),
-        *(
-            [
-                (
-                    "list on SQLite / Datasette (info: both SQLite)",
-                    ratio(r["list ours sqlite"].rps, r["list datasette"].rps),
-                    None,
-                )
-            ]
-            if "list ours sqlite" in r
-            else []
+        (
+            "batch violations/s, no claims (wrk)",
+            r["batch ours simple"].extra["violations_per_s"],
+            2000.0,
         ),
-        ("create / plain Core insert", ratio(r["create ours"].rps, r["create ceiling"].rps), 0.4),
-        ("batch violations/s, 1 claim + source each (wrk)", batch_rate, 2000.0),
-        ("batch violations/s, no claims (wrk)", simple_rate, 2000.0),
         ("batch violations/s, 1 claim + source (load)", ds.api_rate, 2000.0),
     ]
     say("\nratios and targets (throughput; ≥ target to pass)")
@@ -1079,39 +912,28 @@ def report(
         f"{scale_ns[0]:,}; target ≤ 1.5 for list and stats with a bounded filter)"
     )
     keys = ["list recent", "list all-time", "stats recent"] + (["stats all-time"] * STATS_ALL)
-    head = f"{'query':<16}" + "".join(f"{f'{sn:,} rows':>22}" for sn in scale_ns) + "   ratio"
-    say(head)
+    head = ["query", *(f"{sn:,} rows" for sn in scale_ns), "ratio", ""]
+    rows, sql_rows = [], []
     for key in keys:
-        cells = []
-        for sn in scale_ns:
-            res = scale.get(sn, {}).get(key)
-            cells.append(f"{res.p50_ms:8.1f} / {res.p99_ms:7.1f}  " if res else f"{'-':>22}")
-        first, last = scale.get(scale_ns[0], {}).get(key), scale.get(scale_ns[-1], {}).get(key)
-        rat = ratio(last.p50_ms, first.p50_ms) if first and last else float("nan")
+        got = [scale.get(sn, {}).get(key) for sn in scale_ns]
+        rat = ratio(got[-1].p50_ms, got[0].p50_ms) if got[0] and got[-1] else float("nan")
         bounded = key != "stats all-time"
         met = rat <= 1.5
         verdict = ("MET" if met else "MISSED") if bounded else "info (O(N) by nature)"
-        say(f"{key:<16}" + "".join(f"{c:>22}" for c in cells) + f"   {rat:5.2f} {verdict}")
+        cells = [f"{x.p50_ms:.1f} / {x.p99_ms:.1f}" if x else "-" for x in got]
+        rows.append([key, *cells, f"{rat:.2f}", verdict])
         if bounded:
-            out.append(
-                {
-                    "what": f"scale {key} p50 {scale_ns[-1]:,}/{scale_ns[0]:,}",
-                    "value": rat,
-                    "target": 1.5,
-                    "met": met,
-                }
-            )
+            what = f"scale {key} p50 {scale_ns[-1]:,}/{scale_ns[0]:,}"
+            out.append({"what": what, "value": rat, "target": 1.5, "met": met})
+        sqls = [x.extra.get("sql_ms", {}).get("total") if x else None for x in got]
+        rat = ratio(sqls[-1], sqls[0]) if sqls[0] and sqls[-1] else float("nan")
+        sql_rows.append([key, *(f"{v:.2f}" if v else "-" for v in sqls), f"{rat:.2f}", ""])
+    right = set(range(1, len(scale_ns) + 2))
+    for line in harness.table(head, rows, right):
+        say(line)
     say("SQL time by PostgreSQL (ms, EXPLAIN ANALYZE, planning + execution; info)")
-    say(head)
-    for key in keys:
-        cells, vals = [], []
-        for sn in scale_ns:
-            res = scale.get(sn, {}).get(key)
-            sql = res.extra.get("sql_ms") if res else None
-            vals.append(sql["total"] if sql else None)
-            cells.append(f"{sql['total']:8.2f}  " if sql else f"{'-':>10}")
-        rat = ratio(vals[-1], vals[0]) if vals[0] and vals[-1] else float("nan")
-        say(f"{key:<16}" + "".join(f"{c:>22}" for c in cells) + f"   {rat:5.2f}")
+    for line in harness.table(head, sql_rows, right):
+        say(line)
     say(
         "  req/s: "
         + "; ".join(

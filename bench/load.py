@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
 import json
 import os
 import queue
-import subprocess
-import sys
+import sqlite3
 import threading
 import time
 import uuid
@@ -45,15 +43,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import harness
+from harness import RESULTS, libpq
 
-from service.models import Claim, Source, Violation  # noqa: E402 (after the path is set)
-
-RESULTS = ROOT / "bench" / "results"
-VENV_BIN = ROOT / ".venv" / "bin"
-ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_BASE = os.environ.get("BENCH_PG_BASE", "postgresql+psycopg://postgres@127.0.0.1:5432")
+from service.models import Base, Claim, Source, Violation
 
 REPORTER_ORG = "bench-monitors"
 READER_ORG = "bench-readers"
@@ -79,16 +72,12 @@ RECENT_DAYS = 30
 BATCH = 500
 
 
-def db_name(n: int) -> str:
+def db_name(n: int | str) -> str:
     return f"ledger_bench_{n}"
 
 
-def db_url(n: int) -> str:
-    return f"{PG_BASE}/{db_name(n)}"
-
-
-def libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+def db_url(n: int | str) -> str:
+    return harness.db_url(db_name(n))
 
 
 def range_end() -> datetime:
@@ -221,58 +210,27 @@ def spec(i: int, n: int, end: datetime) -> dict[str, Any]:
 # --- setup ----------------------------------------------------------------------------------
 
 
-def run(cmd: list[str], env: dict[str, str]) -> str:
-    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    return out.stdout
-
-
-def service_env(url: str, secret: str, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=url,
-        SECRET_KEY=secret,
-        RATE_LIMIT="0",
-        LOG_LEVEL="WARNING",
-        FLASK_APP="service",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra)
-    return env
-
-
-def create_database(n: int) -> None:
-    import psycopg
-
-    name = db_name(n)
-    assert name.startswith("ledger_bench_")
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def prepare_schema(n: int, secret: str) -> tuple[str, str]:
     """Migrate, seed, and make the keys; returns (reporter key, reader key)."""
-    env = service_env(db_url(n), secret)
-    run([str(VENV_BIN / "alembic"), "upgrade", "head"], env)
-    run([str(VENV_BIN / "flask"), "--app", "service", "seed"], env)
-    keys = []
-    for org, role in ((REPORTER_ORG, "reporter"), (READER_ORG, "reader")):
-        out = run(
-            [
-                str(VENV_BIN / "flask"),
-                "--app",
-                "service",
-                "keys",
-                "create",
-                "--org",
-                org,
-                "--role",
-                role,
-            ],
-            env,
-        )
-        keys.append(out.strip().splitlines()[-1])
-    return keys[0], keys[1]
+    env = harness.service_env(db_url(n), secret)
+    harness.cli(env, "alembic", "upgrade", "head")
+    harness.cli(env, "flask", "seed")
+    return harness.make_key(env, REPORTER_ORG, "reporter"), harness.make_key(
+        env, READER_ORG, "reader"
+    )
+
+
+MAX_BODY = str(8 * 1024 * 1024)
+WORKERS = os.environ.get("WEB_CONCURRENCY", "2")
+
+
+def serve(url: str, secret: str, name: str, logdir: Path, app: str = "service.wsgi:app"):
+    """Our service (or the ceiling, bench/ceiling_app.py) behind the project's gunicorn
+    settings, as every benchmark measures it."""
+    env = harness.service_env(url, secret, MAX_BODY_BYTES=MAX_BODY, WEB_CONCURRENCY=WORKERS)
+    env.pop("GUNICORN_THREADS", None)
+    env["LOG_LEVEL"] = os.environ.get("BENCH_LOG_LEVEL", "INFO")  # as deployed: a JSON line each
+    return harness.gunicorn(name, env, logdir, app=app).start()
 
 
 # --- the direct path --------------------------------------------------------------------------
@@ -359,10 +317,8 @@ def test_chain() -> None:
 
 # Every column of each table, in the order COPY is given them.
 VIOLATION_COLS = [c.name for c in Violation.__table__.columns]
-SOURCE_COLS = [c.name for c in Source.__table__.columns]
-CLAIM_COLS = [c.name for c in Claim.__table__.columns]
 TABLES = {
-    "sources": SOURCE_COLS,
+    "sources": [c.name for c in Source.__table__.columns],
     "violations": VIOLATION_COLS,
     "violation_affected_parties": ["violation_id", "party_id", "position"],
     "status_changes": [
@@ -374,7 +330,7 @@ TABLES = {
         "reason",
         "verdict",
     ],
-    "claims": CLAIM_COLS,
+    "claims": [c.name for c in Claim.__table__.columns],
     "claim_sources": ["claim_id", "position", "source_id", "excerpt", "locator"],
     "violation_search": ["violation_id", "document"],
     "audit_log": [
@@ -398,6 +354,13 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _add(out: dict[str, list], table: str, **values: Any) -> None:
+    """A row of `table` in COPY's column order; columns not given are NULL."""
+    cols = TABLES[table]
+    assert values.keys() <= set(cols), set(values) - set(cols)
+    out[table].append(tuple(values.get(c) for c in cols))
+
+
 def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, list]) -> None:
     """The rows POST /v1/violations/batch writes for spec(i) (and every 4th a counterclaim)."""
     from service.core.record import flatten
@@ -411,82 +374,48 @@ def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, 
     vid, sid, cid = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     values = flatten({**data, "occurred_at": at, "occurred_until": _dt(data.get("occurred_until"))})
     party = values.get("attributed_party_id")
-    lat, lon = values["lat"], values["lon"]
     counter = i % 4 == 0 and party is not None
     ccid = str(uuid.uuid4()) if counter else None
     updated = created + timedelta(hours=1) if counter else created
-    row = dict.fromkeys(VIOLATION_COLS)
-    row.update(values)
-    row.update(
+    made = dict(created_by_org=REPORTER_ORG, created_at=created, updated_at=created, version=1)
+    values.update(
         id=vid,
         provisions=json.dumps(values.get("provisions", [])),
         tags=json.dumps(values.get("tags", [])),
         status="disputed" if counter else "reported",
-        in_agreement_zone=zone(lat, lon),
+        in_agreement_zone=zone(values["lat"], values["lon"]),
         claim_count=2 if counter else 1,
         reported_by=REPORTER_ORG,
         created_at=created,
         updated_at=updated,
         version=2 if counter else 1,
     )
-    out["violations"].append(tuple(row[c] for c in VIOLATION_COLS))
+    _add(out, "violations", **values)
     for pos, pid in enumerate(data["affected_parties"]):
-        out["violation_affected_parties"].append((vid, pid, pos))
-    out["status_changes"].append((vid, None, "reported", REPORTER_ORG, created, "recorded", None))
+        _add(out, "violation_affected_parties", violation_id=vid, party_id=pid, position=pos)
+    _add(
+        out,
+        "status_changes",
+        violation_id=vid,
+        to_status="reported",
+        by_org=REPORTER_ORG,
+        at=created,
+        reason="recorded",
+    )
     summary = {k: v for k, v in data.items() if k != "claims"}
     chain.record(created, "create", "violation", vid, {"fields": summary}, vid)
 
     src = link["source"]
-    out["sources"].append(
-        (
-            sid,
-            src["kind"],
-            src["title"],
-            src["publisher"],
-            None,
-            None,
-            _dt(src["published_at"]),
-            None,
-            None,
-            None,
-            src["language"],
-            src["reliability"],
-            False,
-            "[]",
-            None,
-            REPORTER_ORG,
-            created,
-            created,
-            1,
-        )
+    _add(
+        out,
+        "sources",
+        **{**src, **made, "published_at": _dt(src["published_at"])},
+        id=sid,
+        confidential=False,
+        editions="[]",
     )
     chain.record(created, "create", "source", sid, {"fields": src})
-    made = _dt(claim_data["made_at"])
-    out["claims"].append(
-        (
-            cid,
-            1,
-            vid,
-            MONITOR,
-            "alleges",
-            None,
-            claim_data["statement"],
-            "en",
-            "[]",
-            made,
-            json.dumps(claim_data["asserts"]),
-            2,
-            None,
-            None,
-            None,
-            REPORTER_ORG,
-            created,
-            created,
-            1,
-        )
-    )
-    out["claim_sources"].append((cid, 0, sid, link["excerpt"], link["locator"]))
-    claim_summary = {
+    claim = {
         "claimant": MONITOR,
         "stance": "alleges",
         "responds_to": None,
@@ -498,67 +427,84 @@ def bulk_rows(i: int, n: int, end: datetime, chain: Chain, zone, out: dict[str, 
         "credibility": 2,
         "sources": [{"source_id": sid, "excerpt": link["excerpt"], "locator": link["locator"]}],
     }
-    chain.record(created, "create", "claim", cid, claim_summary, vid)
-    statements = [claim_data["statement"]]
+    _add(
+        out,
+        "claims",
+        **made,
+        id=cid,
+        seq=1,
+        violation_id=vid,
+        claimant_id=MONITOR,
+        stance="alleges",
+        statement=claim["statement"],
+        language="en",
+        translations="[]",
+        made_at=_dt(claim["made_at"]),
+        asserts=json.dumps(claim["asserts"]),
+        credibility=2,
+    )
+    _add(
+        out,
+        "claim_sources",
+        claim_id=cid,
+        position=0,
+        source_id=sid,
+        excerpt=link["excerpt"],
+        locator=link["locator"],
+    )
+    chain.record(created, "create", "claim", cid, claim, vid)
+    statements = [claim["statement"]]
     if counter:
         text = f"Our forces did not fire near {values['location_name']}; the report is false."
-        out["claims"].append(
-            (
-                ccid,
-                2,
-                vid,
-                party,
-                "denies",
-                cid,
-                text,
-                "en",
-                "[]",
-                updated,
-                '{"killed": 0}',
-                None,
-                None,
-                None,
-                None,
-                REPORTER_ORG,
-                updated,
-                updated,
-                1,
-            )
+        denial = {
+            **claim,
+            "claimant": party,
+            "stance": "denies",
+            "responds_to": cid,
+            "statement": text,
+            "made_at": updated.isoformat(),
+            "asserts": {"killed": 0},
+            "credibility": None,
+            "sources": [],
+        }
+        _add(
+            out,
+            "claims",
+            **{**made, "created_at": updated, "updated_at": updated},
+            id=ccid,
+            seq=2,
+            violation_id=vid,
+            claimant_id=party,
+            stance="denies",
+            responds_to_id=cid,
+            statement=text,
+            language="en",
+            translations="[]",
+            made_at=updated,
+            asserts='{"killed": 0}',
         )
-        chain.record(
-            updated,
-            "create",
-            "claim",
-            ccid,
-            {
-                "claimant": party,
-                "stance": "denies",
-                "responds_to": cid,
-                "statement": text,
-                "language": "en",
-                "translations": [],
-                "made_at": updated.isoformat(),
-                "asserts": {"killed": 0},
-                "credibility": None,
-                "sources": [],
-            },
-            vid,
-        )
-        out["status_changes"].append(
-            (
-                vid,
-                "reported",
-                "disputed",
-                REPORTER_ORG,
-                updated,
-                f"{party} denies (claim {ccid})",
-                None,
-            )
+        chain.record(updated, "create", "claim", ccid, denial, vid)
+        _add(
+            out,
+            "status_changes",
+            violation_id=vid,
+            from_status="reported",
+            to_status="disputed",
+            by_org=REPORTER_ORG,
+            at=updated,
+            reason=f"{party} denies (claim {ccid})",
         )
         statements.append(text)
-    out["violation_search"].append(
-        (vid, search_document(data["title"], data["description"], statements))
-    )
+    doc = search_document(data["title"], data["description"], statements)
+    _add(out, "violation_search", violation_id=vid, document=doc)
+
+
+def copy_rows(cur, rows: dict[str, list[tuple]]) -> None:
+    """COPY each table's rows (in the column order of TABLES) on the cursor's connection."""
+    for table, table_rows in rows.items():
+        with cur.copy(f"COPY {table} ({', '.join(TABLES[table])}) FROM STDIN") as copy:
+            for row in table_rows:
+                copy.write_row(row)
 
 
 def bulk_load(n: int, count: int, end: datetime, url: str, chunk: int = 20_000) -> float:
@@ -622,10 +568,7 @@ def bulk_load(n: int, count: int, end: datetime, url: str, chunk: int = 20_000) 
                 ).fetchone()
                 if tuple(now) != prev:
                     raise RuntimeError("the audit chain moved during the bulk load")
-                for table, cols in TABLES.items():
-                    with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                        for row in out[table]:
-                            copy.write_row(row)
+                copy_rows(cur, out)
                 cur.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", last)
             rate = done / (time.perf_counter() - began)
             print(f"    bulk: {done:,}/{count:,} violations ({rate:,.0f}/s)", flush=True)
@@ -636,22 +579,15 @@ def bulk_load(n: int, count: int, end: datetime, url: str, chunk: int = 20_000) 
 # --- the API path -----------------------------------------------------------------------------
 
 
-def post_json(port: int, path: str, body: bytes, key: str, timeout: float = 300) -> tuple:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(
-            "POST",
-            path,
-            body=body,
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        )
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+def post_batch(base: str, body: bytes, key: str) -> tuple[int, Any]:
+    import requests
+
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    resp = requests.post(f"{base}/v1/violations/batch", data=body, headers=headers, timeout=300)
+    return resp.status_code, resp.json() if resp.status_code == 200 else resp.text[:500]
 
 
-def api_load(port: int, key: str, n: int, first: int, end: datetime, clients: int = 2):
+def api_load(base: str, key: str, n: int, first: int, end: datetime, clients: int = 2):
     """POST violations first .. n-1 in batches of 500 from `clients` threads; returns
     (recorded, seconds, batches, ids)."""
     bodies = [
@@ -662,16 +598,15 @@ def api_load(port: int, key: str, n: int, first: int, end: datetime, clients: in
     lock = threading.Lock()
 
     def send(body: bytes) -> int:
-        status, answer = post_json(port, "/v1/violations/batch", body, key)
+        status, answer = post_batch(base, body, key)
         if status != 200:
-            raise RuntimeError(f"batch answered {status}: {answer[:500]!r}")
-        results = json.loads(answer)["results"]
-        bad = [r for r in results if r["status"] != 201]
+            raise RuntimeError(f"batch answered {status}: {answer!r}")
+        bad = [r for r in answer["results"] if r["status"] != 201]
         if bad:
             raise RuntimeError(f"{len(bad)} items refused, e.g. {bad[0]}")
         with lock:
-            ids.extend(r["id"] for r in results)
-        return len(results)
+            ids.extend(r["id"] for r in answer["results"])
+        return len(answer["results"])
 
     # Warm-up, not timed: each worker's first batch pays for lazy imports and first-use caches
     # (about half the time of two cold batches). Every item names a party that does not exist,
@@ -683,10 +618,9 @@ def api_load(port: int, key: str, n: int, first: int, end: datetime, clients: in
     warm = json.dumps({"items": refused}).encode()
 
     def warm_up(_client: int) -> None:
-        status, answer = post_json(port, "/v1/violations/batch", warm, key)
-        statuses = {r["status"] for r in json.loads(answer)["results"]} if status == 200 else {}
-        if statuses != {422}:
-            raise RuntimeError(f"warm-up batch answered {status}: {answer[:500]!r}")
+        status, answer = post_batch(base, warm, key)
+        if status != 200 or {r["status"] for r in answer["results"]} != {422}:
+            raise RuntimeError(f"warm-up batch answered {status}: {str(answer)[:500]}")
 
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(warm_up, range(clients)))
@@ -705,35 +639,28 @@ def _shape(value: Any) -> Any:
     return type(value).__name__
 
 
-def shape_check(port: int, key: str, url: str, api_ids: list[str]) -> str:
+def shape_check(base: str, key: str, url: str, api_ids: list[str]) -> str:
     """GET a violation loaded through the API and a bulk one of the same kind (one claim, a
     perpetrator, a time range): the same fields and types, claims and sources included."""
     import psycopg
 
     kind = (
-        "claim_count = 1 AND reported_by = %s AND attributed_party_id IS NOT NULL "
-        "AND occurred_until IS NOT NULL"
+        "SELECT id FROM violations WHERE claim_count = 1 AND reported_by = %s AND "
+        "attributed_party_id IS NOT NULL AND occurred_until IS NOT NULL AND"
     )
     with psycopg.connect(libpq(url)) as conn:
-        api_id = conn.execute(
-            f"SELECT id FROM violations WHERE {kind} AND id = ANY(%s) LIMIT 1",
-            (REPORTER_ORG, api_ids),
-        ).fetchone()[0]
-        bulk_id = conn.execute(
-            f"SELECT id FROM violations WHERE {kind} AND NOT id = ANY(%s) "
-            "ORDER BY created_at LIMIT 1",
-            (REPORTER_ORG, api_ids),
-        ).fetchone()[0]
+        found = [
+            conn.execute(f"{kind} {where} LIMIT 1", (REPORTER_ORG, api_ids)).fetchone()[0]
+            for where in ("id = ANY(%s)", "NOT id = ANY(%s) ORDER BY created_at")
+        ]
     shapes = []
-    for vid in (api_id, bulk_id):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("GET", f"/v1/violations/{vid}", headers={"Authorization": f"Bearer {key}"})
-        resp = conn.getresponse()
-        body = json.loads(resp.read())
-        conn.close()
-        if resp.status != 200:
-            return f"shape check: GET {vid} answered {resp.status}"
-        shapes.append(_shape(body))
+    for vid in found:
+        status, body = harness.get(
+            f"{base}/v1/violations/{vid}", {"Authorization": f"Bearer {key}"}
+        )
+        if status != 200:
+            return f"shape check: GET {vid} answered {status}"
+        shapes.append(_shape(json.loads(body)))
     if shapes[0] == shapes[1]:
         return "shape check: a bulk row and an API row answer GET with the same fields and types"
     return f"shape check: DIFFERENT shapes: API {shapes[0]} vs bulk {shapes[1]}"
@@ -742,29 +669,24 @@ def shape_check(port: int, key: str, url: str, api_ids: list[str]) -> str:
 # --- the whole load ---------------------------------------------------------------------------
 
 
-def table_counts(url: str) -> dict[str, int]:
+def sql(url: str, statement: str, args: tuple = (), autocommit: bool = False) -> list[tuple]:
+    """The rows of one statement (none for a statement that returns none)."""
     import psycopg
 
-    with psycopg.connect(libpq(url)) as conn:
-        return {
-            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in (
-                "violations",
-                "claims",
-                "sources",
-                "claim_sources",
-                "status_changes",
-                "audit_log",
-                "violation_search",
-            )
-        }
+    with psycopg.connect(libpq(url), autocommit=autocommit) as conn:
+        cur = conn.execute(statement, args)
+        return cur.fetchall() if cur.description else []
+
+
+COUNTED = "violations claims sources claim_sources status_changes audit_log violation_search"
+
+
+def table_counts(url: str) -> dict[str, int]:
+    return {t: sql(url, f"SELECT count(*) FROM {t}")[0][0] for t in COUNTED.split()}
 
 
 def vacuum(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(libpq(url), autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
+    sql(url, "VACUUM (ANALYZE)", autocommit=True)
 
 
 def default_api_rows(n: int) -> int:
@@ -778,19 +700,18 @@ def default_api_rows(n: int) -> int:
     return 5000 if n >= 20_000 else BATCH
 
 
-def load(n: int, api_rows: int | None = None, start_server=None) -> Dataset:
-    """The whole load of `ledger_bench_<n>`. start_server(url, secret) -> (port, stop) runs the
-    service for the API part (http_bench passes its gunicorn starter)."""
+def load(n: int, api_rows: int | None = None, logdir: Path = RESULTS) -> Dataset:
+    """The whole load of `ledger_bench_<n>`; the API part's server logs go to `logdir`."""
     began = time.perf_counter()
     api_rows = default_api_rows(n) if api_rows is None else api_rows
     secret = uuid.uuid4().hex + uuid.uuid4().hex
     end = range_end()
-    url = db_url(n)
-    print(f"  [{db_name(n)}] create, alembic upgrade head, seed, keys", flush=True)
-    create_database(n)
+    name = db_name(n)
+    print(f"  [{name}] create, alembic upgrade head, seed, keys", flush=True)
+    url = harness.create_database(name)
     reporter, reader = prepare_schema(n, secret)
     bulk = n - api_rows
-    print(f"  [{db_name(n)}] direct path (COPY): violations 0..{bulk - 1:,}", flush=True)
+    print(f"  [{name}] direct path (COPY): violations 0..{bulk - 1:,}", flush=True)
     bulk_seconds = bulk_load(n, bulk, end, url) if bulk else 0.0
     vacuum(url)
     data = Dataset(
@@ -807,65 +728,86 @@ def load(n: int, api_rows: int | None = None, start_server=None) -> Dataset:
     )
     ids: list[str] = []
     if api_rows:
-        if start_server is None:
-            raise SystemExit("the API part needs a server (run through bench/http_bench.py)")
         print(
-            f"  [{db_name(n)}] batch API: violations {bulk:,}..{n - 1:,} in batches of {BATCH}",
+            f"  [{name}] batch API: violations {bulk:,}..{n - 1:,} in batches of {BATCH}",
             flush=True,
         )
         if bulk:
             # Else autovacuum works through the rows just copied while the batches are timed,
             # on the same cores: a live database of this size would have been vacuumed already.
             vacuum(url)
-        port, stop = start_server(url, secret)
+        server = serve(url, secret, "ledger-load", logdir)
         try:
-            recorded, seconds, batches, ids = api_load(port, reporter, n, bulk, end)
+            recorded, seconds, batches, ids = api_load(server.base, reporter, n, bulk, end)
             if bulk:
-                print(f"  [{db_name(n)}] {shape_check(port, reader, url, ids)}", flush=True)
+                print(f"  [{name}] {shape_check(server.base, reader, url, ids)}", flush=True)
         finally:
-            stop()
+            server.stop()
         data.api_rows, data.api_seconds, data.api_batches = recorded, seconds, batches
         print(
-            f"  [{db_name(n)}] batch API: {recorded:,} violations in {seconds:.1f}s = "
+            f"  [{name}] batch API: {recorded:,} violations in {seconds:.1f}s = "
             f"{data.api_rate:,.0f} violations/s",
             flush=True,
         )
         vacuum(url)
-    data.sample_ids = _sample_ids(url, ids)
+    # 50 violations loaded through the API and 50 bulk ones with a counterclaim.
+    counterclaimed = sql(
+        url,
+        "SELECT id FROM violations WHERE claim_count = 2 AND reported_by = %s "
+        "ORDER BY created_at DESC LIMIT 50",
+        (REPORTER_ORG,),
+    )
+    data.sample_ids = ids[:: max(1, len(ids) // 50)][:50] + [r[0] for r in counterclaimed]
     data.counts = table_counts(url)
     data.total_seconds = time.perf_counter() - began
     data.save()
     return data
 
 
-def _sample_ids(url: str, api_ids: list[str]) -> list[str]:
-    """50 violations loaded through the API and 50 bulk ones with a counterclaim."""
-    import psycopg
-
-    with psycopg.connect(libpq(url)) as conn:
-        bulk = [
-            r[0]
-            for r in conn.execute(
-                "SELECT id FROM violations WHERE claim_count = 2 AND reported_by = %s "
-                "ORDER BY created_at DESC LIMIT 50",
-                (REPORTER_ORG,),
-            )
-        ]
-    step = max(1, len(api_ids) // 50)
-    return api_ids[::step][:50] + bulk
-
-
 # --- SQLite copies ----------------------------------------------------------------------------
 
 
+def copy_to_sqlite(url: str, path: Path, tables: tuple[str, ...]) -> None:
+    """The rows of `tables` from PostgreSQL into the SQLite file's tables of the same name,
+    converted as the app's SQLite types store them (UTC times as naive
+    'YYYY-MM-DD HH:MM:SS.ffffff', JSON as text, dates as ISO text), in one transaction."""
+    import psycopg
+    from sqlalchemy import JSON, Date
+
+    from service.models import UTCDateTime
+
+    def convert(kind):
+        if isinstance(kind, UTCDateTime):
+            return lambda v: v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if isinstance(kind, JSON):
+            return json.dumps
+        return (lambda v: v.isoformat()) if isinstance(kind, Date) else None
+
+    with psycopg.connect(libpq(url)) as src, sqlite3.connect(path) as dst:
+        for name in tables:
+            cols = list(Base.metadata.tables[name].columns)
+            converters = [(i, f) for i, c in enumerate(cols) if (f := convert(c.type))]
+            names = ", ".join(c.name for c in cols)
+            insert = f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(cols))})"
+            with src.cursor(name=f"copy_{name}") as cur:
+                cur.itersize = 5000
+                cur.execute(f"SELECT {names} FROM {name}")
+                while rows := cur.fetchmany(5000):
+                    out = []
+                    for row in map(list, rows):
+                        for i, f in converters:
+                            if row[i] is not None:
+                                row[i] = f(row[i])
+                        out.append(row)
+                    dst.executemany(insert, out)
+        dst.execute("ANALYZE")
+
+
 def sqlite_violations(url: str, path: Path) -> float:
-    """The violations table alone (same columns, same indexes) in a SQLite file, for Datasette;
-    written through SQLAlchemy Core with the service's column types, as the app stores them."""
+    """The violations table alone (same columns, same indexes) in a SQLite file, for Datasette."""
     from sqlalchemy import create_engine
     from sqlalchemy.dialects import sqlite
     from sqlalchemy.schema import CreateIndex, CreateTable
-
-    from service.models import Violation
 
     began = time.perf_counter()
     path.unlink(missing_ok=True)
@@ -878,36 +820,8 @@ def sqlite_violations(url: str, path: Path) -> float:
         for index in table.indexes:
             dst.exec_driver_sql(str(CreateIndex(index).compile(dialect=sqlite.dialect())))
     lite.dispose()
-    # Rows converted as the app's SQLite types store them (UTC times as naive
-    # 'YYYY-MM-DD HH:MM:SS.ffffff', JSON as text, booleans as 0/1), in one transaction.
-    import sqlite3
-
-    import psycopg
-
-    names = [c.name for c in table.columns]
-    times = {i for i, c in enumerate(table.columns) if c.name in _TIME_COLUMNS}
-    jsons = {i for i, c in enumerate(table.columns) if c.name in ("provisions", "tags")}
-    insert = f"INSERT INTO violations ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    with psycopg.connect(libpq(url)) as src, sqlite3.connect(path) as dst:
-        with src.cursor(name="export") as cur:
-            cur.itersize = 5000
-            cur.execute(f"SELECT {', '.join(names)} FROM violations")
-            while rows := cur.fetchmany(5000):
-                out = []
-                for row in rows:
-                    row = list(row)
-                    for i in times:
-                        if row[i] is not None:
-                            row[i] = row[i].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-                    for i in jsons:
-                        row[i] = json.dumps(row[i])
-                    out.append(row)
-                dst.executemany(insert, out)
-        dst.execute("ANALYZE")
+    copy_to_sqlite(url, path, ("violations",))
     return time.perf_counter() - began
-
-
-_TIME_COLUMNS = ("occurred_at", "occurred_until", "created_at", "updated_at")
 
 
 # Tables that GET /v1/violations reads (and what they need), in foreign-key order.
@@ -924,52 +838,11 @@ LEDGER_TABLES = (
 def sqlite_ledger(url: str, path: Path, secret: str) -> float:
     """Our own schema on SQLite (`alembic upgrade head`) holding the PostgreSQL rows of the
     tables the list reads, so that the service itself can be measured on SQLite too."""
-    import sqlite3
-
-    import psycopg
-    from sqlalchemy import JSON, Date
-
-    from service.models import Base, UTCDateTime
-
     began = time.perf_counter()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    run([str(VENV_BIN / "alembic"), "upgrade", "head"], service_env(f"sqlite:///{path}", secret))
-    with psycopg.connect(libpq(url)) as src, sqlite3.connect(path) as dst:
-        for name in LEDGER_TABLES:
-            table = Base.metadata.tables[name]
-            cols = list(table.columns)
-            kinds = []
-            for c in cols:
-                if isinstance(c.type, UTCDateTime):
-                    kinds.append("time")
-                elif isinstance(c.type, JSON):
-                    kinds.append("json")
-                elif isinstance(c.type, Date):
-                    kinds.append("date")
-                else:
-                    kinds.append(None)
-            names = ", ".join(c.name for c in cols)
-            insert = f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(cols))})"
-            with src.cursor(name=f"copy_{name}") as cur:
-                cur.itersize = 5000
-                cur.execute(f"SELECT {names} FROM {name}")
-                while rows := cur.fetchmany(5000):
-                    out = []
-                    for row in rows:
-                        row = list(row)
-                        for i, kind in enumerate(kinds):
-                            if kind is None or row[i] is None:
-                                continue
-                            if kind == "time":
-                                row[i] = row[i].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-                            elif kind == "json":
-                                row[i] = json.dumps(row[i])
-                            else:
-                                row[i] = row[i].isoformat()
-                        out.append(row)
-                    dst.executemany(insert, out)
-        dst.execute("ANALYZE")
+    harness.cli(harness.service_env(f"sqlite:///{path}", secret), "alembic", "upgrade", "head")
+    copy_to_sqlite(url, path, LEDGER_TABLES)
     return time.perf_counter() - began
 
 
@@ -978,9 +851,7 @@ def main() -> int:
     ap.add_argument("n", type=int, nargs="?", default=int(os.environ.get("N", "100000")))
     ap.add_argument("--api", type=int, default=None, help="rows through the batch API")
     args = ap.parse_args()
-    from http_bench import start_service  # the same gunicorn starter as the benchmarks
-
-    data = load(args.n, args.api, start_service)
+    data = load(args.n, args.api)
     print(json.dumps({k: v for k, v in asdict(data).items() if k != "sample_ids"}, indent=2))
     digest = hashlib.sha256(data.reader_key.encode()).hexdigest()[:8]
     print(f"reader key (sha256 {digest}…) and the rest: {RESULTS / (db_name(args.n) + '.json')}")
@@ -988,4 +859,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

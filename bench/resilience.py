@@ -30,7 +30,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,12 +40,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
+import harness
+import redis
 import requests
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
+from harness import Server, free_port
 
 WRITERS = 4
 READERS = 2
@@ -68,20 +67,6 @@ ABORT = threading.Event()
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def free_port(preferred: int | None = None) -> int:
-    """The preferred port when nothing listens there, else any free loopback port."""
-    if preferred is not None:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", preferred))
-                return preferred
-            except OSError:
-                pass
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pg_bin() -> Path:
@@ -161,113 +146,11 @@ class Cluster:
         return [line.split("\t") for line in out.stdout.splitlines() if line]
 
 
-class Gunicorn:
-    """One gunicorn instance (master + workers) on a free loopback port, in its own session so
-    that we can end exactly its processes; its pid file lets the shell wrapper clean up after a
-    crash."""
-
-    def __init__(self, name: str, workdir: Path, env: dict[str, str], workers: int = 2):
-        self.name = name
-        self.workers_wanted = workers
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.logfile = workdir / f"{name}.gunicorn.log"
-        self.pidfile = workdir / f"{name}.gunicorn.pid"
-        self.env = {
-            **env,
-            "PORT": str(self.port),
-            "BIND": f"127.0.0.1:{self.port}",
-            "WEB_CONCURRENCY": str(workers),
-        }
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> Gunicorn:
-        with open(self.logfile, "ab") as out:
-            self.proc = subprocess.Popen(
-                # gunicorn 27 binds a control socket at ~/.gunicorn/gunicorn.ctl by default:
-                # one path for every instance on the machine, ours would take it from others'.
-                [
-                    str(BIN / "gunicorn"),
-                    "-c",
-                    "gunicorn.conf.py",
-                    "--no-control-socket",
-                    "service.wsgi:app",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.pidfile.write_text(str(self.proc.pid))
-        self.wait_workers()
-        return self
-
-    @property
-    def master(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def worker_pids(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.master)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
-
-    def wait_workers(self, old: set[int] = frozenset(), timeout: float = 30) -> None:
-        """Until the wanted number of workers run (none of `old`) and /healthz answers."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name}: gunicorn exited; see {self.logfile}")
-            pids = set(self.worker_pids())
-            if len(pids) == self.workers_wanted and not pids & old:
-                try:
-                    if requests.get(self.base + "/healthz", timeout=2).status_code == 200:
-                        return
-                except requests.RequestException:
-                    pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name}: workers not ready in {timeout} s; see {self.logfile}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.pidfile.unlink(missing_ok=True)
-            return
-        self.proc.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.master, signal.SIGKILL)  # its own session: only its processes
-            self.proc.wait(timeout=5)
-        self.pidfile.unlink(missing_ok=True)
-
-    def problems(self) -> list[str]:
-        """Log lines that point at a bug: unhandled errors, tracebacks, worker timeouts."""
-        marks = ("unhandled error", "database error", "Traceback", "WORKER TIMEOUT")
-        lines = self.logfile.read_text(errors="replace").splitlines()
-        return [ln[:300] for ln in lines if any(m in ln for m in marks)]
-
-
-def redis_command(url: str, *args: str) -> str:
-    """One command on the db number of `url`, over a raw socket (RESP): no client needed."""
-    parts = urlsplit(url)
-    dbnum = (parts.path or "/0").lstrip("/") or "0"
-
-    def encode(cmd: tuple[str, ...]) -> bytes:
-        items = "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in cmd)
-        return f"*{len(cmd)}\r\n{items}".encode()
-
-    with socket.create_connection((parts.hostname, parts.port or 6379), timeout=3) as sock:
-        sock.sendall(encode(("SELECT", dbnum)) + encode(args))
-        data = b""
-        while data.count(b"\r\n") < 2:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    replies = data.decode().split("\r\n")
-    if not replies[0].startswith("+OK") or replies[1].startswith("-"):
-        raise RuntimeError(f"redis {args}: {data!r}")
-    return replies[1].lstrip("+:")
+def problems(server: Server) -> list[str]:
+    """Log lines that point at a bug: unhandled errors, tracebacks, worker timeouts."""
+    marks = ("unhandled error", "database error", "Traceback", "WORKER TIMEOUT")
+    lines = server.log.read_text(errors="replace").splitlines()
+    return [ln[:300] for ln in lines if any(m in ln for m in marks)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,21 +422,8 @@ class Result:
 
 
 def print_table(results: list[Result]) -> None:
-    head = [
-        "scenario",
-        "requests",
-        "2xx",
-        "4xx",
-        "5xx",
-        "503s",
-        "500s",
-        "conn err",
-        "recovery s",
-        "lost",
-        "doubled",
-        "target",
-        "result",
-    ]
+    head = ["scenario", "requests", "2xx", "4xx", "5xx", "503s", "500s"]
+    head += ["conn err", "recovery s", "lost", "doubled", "target", "result"]
     rows = []
     for r in results:
         t = r.tally
@@ -574,14 +444,7 @@ def print_table(results: list[Result]) -> None:
                 "PASS" if r.passed else "FAIL",
             ]
         )
-    cells = [head, *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
-    print()
-    for n, row in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
-    print()
+    print("\n" + "\n".join(harness.table(head, rows)) + "\n")
     for r in results:
         for note in r.notes:
             print(f"{r.scenario}: {note}")
@@ -602,10 +465,10 @@ def describe(v: Verdict, writes: list[Write]) -> list[str]:
     return notes
 
 
-def server_notes(*instances: Gunicorn) -> list[str]:
+def server_notes(*instances: Server) -> list[str]:
     notes = []
     for g in instances:
-        found = g.problems()
+        found = problems(g)
         if found:
             notes.append(f"{g.name} log has {len(found)} error line(s), first: {found[:3]}")
     return notes
@@ -626,32 +489,51 @@ class Context:
     deadline: float  # monotonic time by which everything must be over
     stuck: list[Write] = field(default_factory=list)  # writes to retry once claims are stale
 
-    def instance(self, name: str, **extra: str) -> Gunicorn:
-        return Gunicorn(name, self.workdir, {**self.env, **extra}).start()
+    def instance(self, name: str, **extra: str) -> Server:
+        env = {**self.env, **extra, "WEB_CONCURRENCY": "2"}
+        pidfile = self.workdir / f"{name}.gunicorn.pid"
+        server = harness.gunicorn(
+            name, env, self.workdir, workers_wanted=2, pidfile=pidfile, stop_timeout=15
+        )
+        return server.start(timeout=30)
 
 
-def scenario_worker_kill(ctx: Context) -> Result:
-    """Every worker SIGKILLed 3 times in 60 s while writers retry with their keys. Runs first so
-    that the claims its kills leave behind are old enough for the late retry at the end."""
-    g = ctx.instance("worker-kill")
-    load = Load("kill", ctx.run_id, [g.base], ctx.reporter).start(readers=0)
-    kills = []
+def under_load(
+    ctx: Context, name: str, scenario: str, faults: Callable[[Server], Any], readers: int = READERS
+) -> tuple[Server, Load, Verdict, Any]:
+    """An instance under writers (and readers) while `faults(instance)` runs; then the writes
+    checked and the instance stopped. Writes left behind a claim still "in progress" are kept
+    for the late retry. Returns the instance, the load, the verdict and what faults returned."""
+    g = ctx.instance(name)
+    load = Load(scenario, ctx.run_id, [g.base], ctx.reporter).start(readers=readers)
     try:
-        began = time.monotonic()
-        for at in (5, 25, 45):
-            time.sleep(max(0, began + at - time.monotonic()))
-            pids = g.worker_pids()
-            for pid in pids:
-                os.kill(pid, signal.SIGKILL)
-            kills.append(len(pids))
-            log(f"worker-kill: SIGKILL to workers {pids} at {at} s")
-            g.wait_workers(old=set(pids))
-        time.sleep(max(0, began + 55 - time.monotonic()))
+        got = faults(g)
     finally:
         load.stop()
     v = verify_writes(ctx.cluster, g.base, ctx.reporter, load.writes)
     g.stop()
     ctx.stuck += [w for w in load.writes if w.outcome == "stuck-409"]
+    return g, load, v, got
+
+
+def scenario_worker_kill(ctx: Context) -> Result:
+    """Every worker SIGKILLed 3 times in 60 s while writers retry with their keys. Runs first so
+    that the claims its kills leave behind are old enough for the late retry at the end."""
+    kills = []
+
+    def faults(g: Server) -> None:
+        began = time.monotonic()
+        for at in (5, 25, 45):
+            time.sleep(max(0, began + at - time.monotonic()))
+            pids = g.workers()
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            kills.append(len(pids))
+            log(f"worker-kill: SIGKILL to workers {pids} at {at} s")
+            g.wait_ready(old=set(pids))
+        time.sleep(max(0, began + 55 - time.monotonic()))
+
+    g, load, v, _ = under_load(ctx, "worker-kill", "kill", faults, readers=0)
     hit = [w for w in load.writes if None in w.statuses]
     paths = Counter(
         "replayed" if w.replayed else (w.outcome if w.outcome != "acked" else "re-run") for w in hit
@@ -684,9 +566,8 @@ def scenario_worker_kill(ctx: Context) -> Result:
 
 def scenario_db_restart(ctx: Context) -> Result:
     """PostgreSQL stopped under load for 3 s, then started: 503 + Retry-After, never 500."""
-    g = ctx.instance("db-restart")
-    load = Load("dbrestart", ctx.run_id, [g.base], ctx.reporter).start()
-    try:
+
+    def faults(_g: Server) -> tuple[float, float]:
         time.sleep(5)
         t_stop = time.monotonic()
         ctx.cluster.stop("fast")
@@ -697,8 +578,9 @@ def scenario_db_restart(ctx: Context) -> Result:
         ctx.cluster.start()
         log(f"db-restart: cluster started ({time.monotonic() - t_restart:.2f} s)")
         time.sleep(8)  # recovery, then a stretch of normal service
-    finally:
-        load.stop()
+        return t_down, t_restart
+
+    g, load, v, (t_down, t_restart) = under_load(ctx, "db-restart", "dbrestart", faults)
     t = load.tally
     firsts = {}
     for kind in ("read", "write"):
@@ -713,9 +595,6 @@ def scenario_db_restart(ctx: Context) -> Result:
     while_down = sum(
         1 for s, e, _k, st in t.events if st and 200 <= st < 300 and s >= t_down and e <= t_restart
     )
-    v = verify_writes(ctx.cluster, g.base, ctx.reporter, load.writes)
-    g.stop()
-    ctx.stuck += [w for w in load.writes if w.outcome == "stuck-409"]
     other_5xx = t.count(500, 599) - t.by_status[503]
     passed = (
         t.by_status[500] == 0
@@ -757,24 +636,21 @@ def scenario_db_restart(ctx: Context) -> Result:
 def scenario_hup_reload(ctx: Context) -> Result:
     """Two graceful reloads under load: the listening socket stays, old workers finish their
     requests, so no client may see an error."""
-    g = ctx.instance("hup-reload")
-    load = Load("hup", ctx.run_id, [g.base], ctx.reporter).start()
-    try:
+
+    def faults(g: Server) -> None:
         for _ in range(2):
             time.sleep(3)
-            old = set(g.worker_pids())
+            old = set(g.workers())
             os.kill(g.master, signal.SIGHUP)
             t0 = time.monotonic()
-            g.wait_workers(old=old)
+            g.wait_ready(old=old)
             log(
                 f"hup-reload: SIGHUP; workers {sorted(old)} replaced in "
                 f"{time.monotonic() - t0:.1f} s"
             )
         time.sleep(4)
-    finally:
-        load.stop()
-    v = verify_writes(ctx.cluster, g.base, ctx.reporter, load.writes)
-    g.stop()
+
+    g, load, v, _ = under_load(ctx, "hup-reload", "hup", faults)
     t = load.tally
     slowest = max((e - s for s, e, _k, _st in t.events), default=0)
     passed = t.conn_errors == 0 and t.count(500, 599) == 0 and not v.lost and not v.doubled
@@ -803,7 +679,7 @@ def create_key(base: str, admin: dict, org: str, role: str) -> dict:
     return {"Authorization": f"Bearer {resp.json()['key']}"}
 
 
-def race_same_key(ctx: Context, a: Gunicorn, b: Gunicorn, rounds: int = 5) -> Result:
+def race_same_key(ctx: Context, a: Server, b: Server, rounds: int = 5) -> Result:
     """(a) One Idempotency-Key and body sent to both instances at once, 8 times concurrently:
     exactly one record, and every acknowledgement names it."""
     tally = Tally()
@@ -858,13 +734,13 @@ def race_same_key(ctx: Context, a: Gunicorn, b: Gunicorn, rounds: int = 5) -> Re
     )
 
 
-def shared_rate_limit(ctx: Context, a: Gunicorn, b: Gunicorn, redis_url: str) -> Result:
+def shared_rate_limit(ctx: Context, a: Server, b: Server, redis_url: str) -> Result:
     """(b) A key hammering both instances gets at most RATE successes in the window in total
     (the counter lives in Redis), then 429 with Retry-After."""
     tally = Tally()
     auth = create_key(a.base, ctx.admin, f"hammer-{ctx.run_id}", "reader")
 
-    def hammer(g: Gunicorn) -> None:
+    def hammer(g: Server) -> None:
         session = requests.Session()
         for _ in range(RATE * 3 // 4):
             call(session, tally, "read", "GET", g.base + "/v1/violations?limit=1", headers=auth)
@@ -882,7 +758,7 @@ def shared_rate_limit(ctx: Context, a: Gunicorn, b: Gunicorn, redis_url: str) ->
         if first_429 is None
         else sum(1 for s, _e, _k, st in tally.events if st and 200 <= st < 300 and s > first_429)
     )
-    keys = int(redis_command(redis_url, "DBSIZE"))
+    keys = redis.from_url(redis_url).dbsize()
     passed = (
         0 < ok <= RATE
         and limited
@@ -931,7 +807,7 @@ def read_feed(session, tally, base: str, keys: list[dict], after: int) -> list[d
         after = int(page["next_cursor"])
 
 
-def change_feed(ctx: Context, a: Gunicorn, b: Gunicorn) -> Result | None:
+def change_feed(ctx: Context, a: Server, b: Server) -> Result | None:
     """(c) The change feed read through A equals the one read through B, in the same order, and
     a poller on A during writes to both misses nothing."""
     spec = requests.get(a.base + "/v1/openapi.yaml", timeout=TIMEOUT).text
@@ -1005,7 +881,7 @@ def change_feed(ctx: Context, a: Gunicorn, b: Gunicorn) -> Result | None:
 
 def scenario_two_instances(ctx: Context) -> list[Result]:
     redis_url = os.environ.get("RESILIENCE_REDIS_URL", "redis://127.0.0.1:6379/15")
-    redis_command(redis_url, "FLUSHDB")  # our dedicated db: no counts from an earlier run
+    redis.from_url(redis_url).flushdb()  # our dedicated db: no counts from an earlier run
     extra = {"REDIS_URL": redis_url, "RATE_LIMIT": f"{RATE}/minute"}
     a = ctx.instance("two-inst-a", **extra)
     b = ctx.instance("two-inst-b", **extra)
@@ -1022,12 +898,12 @@ def scenario_two_instances(ctx: Context) -> list[Result]:
     finally:
         a.stop()
         b.stop()
-        redis_command(redis_url, "FLUSHDB")
+        redis.from_url(redis_url).flushdb()
     results[0].notes += server_notes(a, b)
     return results
 
 
-def late_retry(ctx: Context, g: Gunicorn) -> Result | None:
+def late_retry(ctx: Context, g: Server) -> Result | None:
     """Writes given up on while a dead request's claim still looked alive: once the claim is
     ABANDONED_AFTER old, the same key and body must record each exactly once. Only the claims
     that turn stale within the time budget are waited for; the rest are reported."""
@@ -1097,52 +973,28 @@ def late_retry(ctx: Context, g: Gunicorn) -> Result | None:
 # Setup and main
 
 
-def flask_cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
-        [str(BIN / "flask"), "--app", "service", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return out.stdout
-
-
 def prepare(workdir: Path, deadline: float) -> tuple[Context, Cluster]:
     run_id = uuid.uuid4().hex[:8]
     cluster = Cluster(workdir)
     log(f"cluster: initdb in {cluster.dir}, port {cluster.port}")
     cluster.create()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PUBLIC_READS")}
-    env.update(
-        DATABASE_URL=cluster.url,
-        # Set, so that no instance writes a secret into instance/ and all sign cursors alike.
-        SECRET_KEY=secrets.token_urlsafe(32),
-        RATE_LIMIT="0",  # the load scenarios measure faults, not the limiter
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    subprocess.run(
-        [str(BIN / "alembic"), "upgrade", "head"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    log("cluster: migrated; " + flask_cli(env, "seed").strip())
+    # A secret set, so that no instance writes one into instance/ and all sign cursors alike;
+    # no rate limit: the load scenarios measure faults, not the limiter.
+    env = harness.service_env(cluster.url, secrets.token_urlsafe(32), PYTHONUNBUFFERED="1")
+    for name in ("REDIS_URL", "PUBLIC_READS"):
+        env.pop(name, None)
+    harness.cli(env, "alembic", "upgrade", "head")
+    log("cluster: migrated; " + harness.cli(env, "flask", "seed").strip())
     org = f"resilience-{run_id}"
-    reporter = flask_cli(env, "keys", "create", "--org", org, "--role", "reporter")
-    admin = flask_cli(env, "keys", "create", "--org", f"{org}-admin", "--role", "admin")
+    reporter = harness.make_key(env, org, "reporter")
+    admin = harness.make_key(env, f"{org}-admin", "admin")
     ctx = Context(
         run_id=run_id,
         workdir=workdir,
         cluster=cluster,
         env=env,
-        reporter={"Authorization": f"Bearer {reporter.strip().splitlines()[-1]}"},
-        admin={"Authorization": f"Bearer {admin.strip().splitlines()[-1]}"},
+        reporter={"Authorization": f"Bearer {reporter}"},
+        admin={"Authorization": f"Bearer {admin}"},
         deadline=deadline,
     )
     return ctx, cluster

@@ -21,32 +21,21 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import http_bench  # noqa: E402
-import load  # noqa: E402
-
-NAME = "verify"
+import harness
+import load
 
 
 def fill(url: str, count: int, start_at: datetime) -> None:
     """Append `count` entries after the chain's head, by COPY, as the service would chain them."""
     import psycopg
 
-    with psycopg.connect(load.libpq(url)) as conn:
+    with psycopg.connect(harness.libpq(url)) as conn:
         seq, head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
         chain = load.Chain(seq, head, "bench-monitors", None)
-        cols = load.TABLES["audit_log"]
         for i in range(count):
             at = start_at + timedelta(microseconds=i)
             n = seq + i
@@ -64,13 +53,7 @@ def fill(url: str, count: int, start_at: datetime) -> None:
                 chain.record(at, "update", "violation", f"violation-{n}", changes, f"v-{n}")
             if len(chain.rows) >= 50_000 or i == count - 1:
                 with conn.transaction(), conn.cursor() as cur:
-                    with cur.copy(f"COPY audit_log ({', '.join(cols)}) FROM STDIN") as copy:
-                        for row in chain.rows:
-                            copy.write_row(row)
-                    sealed = ", ".join(load.Chain.SEALED_COLS)
-                    with cur.copy(f"COPY sealed_values ({sealed}) FROM STDIN") as copy:
-                        for row in chain.sealed:
-                            copy.write_row(row)
+                    load.copy_rows(cur, {"audit_log": chain.rows, "sealed_values": chain.sealed})
                     cur.execute(
                         "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
                         (chain.seq, chain.hash),
@@ -79,13 +62,9 @@ def fill(url: str, count: int, start_at: datetime) -> None:
 
 
 def call(base: str, path: str, key: str, timeout: float = 3600) -> tuple[int, dict, float]:
-    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {key}"})
     began = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read()), time.perf_counter() - began
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}"), time.perf_counter() - began
+    status, body = harness.get(base + path, {"Authorization": f"Bearer {key}"}, timeout)
+    return status, json.loads(body or b"{}"), time.perf_counter() - began
 
 
 def latencies(base: str, key: str, seconds: float) -> list[float]:
@@ -105,24 +84,19 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
 
-    url = load.db_url(NAME)
-    load.create_database(NAME)
+    url = harness.create_database(load.db_name("verify"))
     secret = "bench-verify-secret"
-    env = load.service_env(url, secret)
-    load.run([str(load.VENV_BIN / "alembic"), "upgrade", "head"], env)
-    keys = {}
-    for role in ("admin", "verifier", "reader"):
-        out = load.run(
-            [str(load.VENV_BIN / "flask"), "--app", "service", "keys", "create",
-             "--org", f"bench-{role}", "--role", role],
-            env,
-        )
-        keys[role] = out.strip().splitlines()[-1]
+    env = harness.service_env(url, secret)
+    harness.cli(env, "alembic", "upgrade", "head")
+    keys = {
+        role: harness.make_key(env, f"bench-{role}", role)
+        for role in ("admin", "verifier", "reader")
+    }
     began = time.perf_counter()
     fill(url, args.entries, datetime(2026, 1, 1, tzinfo=UTC))
     print(f"chain of {args.entries:,} entries written in {time.perf_counter() - began:.1f} s")
 
-    server = http_bench.start_ours(url, secret, "-verify")
+    server = load.serve(url, secret, "ledger-verify", harness.RESULTS)
     rows = []
     try:
         status, body, took = call(server.base, "/v1/audit/verify", keys["verifier"])
@@ -157,9 +131,10 @@ def main() -> int:
         server.stop()
 
     print(f"\nGET /v1/audit/verify, {args.entries:,} entries on PostgreSQL (2 gunicorn workers)")
-    print(f"{'check':38} {'entries':>10} {'seconds':>9} {'entries/s':>11}")
-    for name, entries, took in rows:
-        print(f"{name:38} {entries:>10,} {took:>9.2f} {entries / took if took else 0:>11,.0f}")
+    cells = [
+        [name, f"{n:,}", f"{took:.2f}", f"{n / took if took else 0:,.0f}"] for name, n, took in rows
+    ]
+    print("\n".join(harness.table(["check", "entries", "seconds", "entries/s"], cells, {1, 2, 3})))
     print(
         f"\n{args.parallel} clients asking full=1 for {args.seconds:.0f} s: "
         f"{statuses.count(200)} answered 200, {statuses.count(429)} answered 429"
