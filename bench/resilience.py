@@ -823,6 +823,8 @@ def change_feed(ctx: Context, a: Server, b: Server) -> Result | None:
     keys_a = [create_key(a.base, ctx.admin, org, "reader") for _ in range(per_side + 1)]
     keys_b = [create_key(a.base, ctx.admin, org, "reader") for _ in range(per_side)]
     writer = create_key(a.base, ctx.admin, org, "reporter")
+    # Admin keys of the scenario's own, as many, to read the whole log as an admin does.
+    auditors = [create_key(a.base, ctx.admin, f"{org}-admins", "admin") for _ in range(per_side)]
     seen: list[dict] = []
     done = threading.Event()
 
@@ -860,7 +862,7 @@ def change_feed(ctx: Context, a: Server, b: Server) -> Result | None:
     via_b = read_feed(session, tally, b.base, keys_b, 0)
     # The whole log is gapless as an admin reads it; readers see it without the entries about
     # organisations and keys, which are for admins only.
-    whole = read_feed(session, tally, b.base, [ctx.admin], 0)
+    whole = read_feed(session, tally, b.base, auditors, 0)
     seqs = [e["seq"] for e in whole]
     gapless = seqs == list(range(1, len(seqs) + 1)) and via_b == [
         e for e in whole if e["entity"] not in ("organisation", "api_key")
