@@ -17,10 +17,9 @@ from .fields import (
     clip,
     coordinates,
     country_code,
-    day_end,
-    day_start,
     parse_date,
     timestamp_of,
+    violation_body,
 )
 
 # ACLED sub-event types (codebook 2023) onto the ledger's categories; else by event type.
@@ -84,28 +83,22 @@ def map_acled(row: dict[str, str]) -> Event:
     one_sided = event_type.lower() in ACLED_ONE_SIDED
     attributed = actor1 if one_sided and actor1 and not _unidentified(actor1) else None
     affected = [a for a in ([actor2] if one_sided else [actor1, actor2]) if a]
-    violation: dict[str, Any] = {
-        "title": clip(
-            f"{sub_event_type or event_type or 'Event'} in {place or 'unknown place'}", 300
-        ),
-        "description": clip(notes, 20000) or None,
-        "category": category,
-        "occurred_at": day_start(start),
-        "occurred_until": day_end(end),
-        "date_precision": precision,
-        "location": {
-            "name": clip(place, 200) or None,
-            "admin1": clip(cell(row, "admin1"), 200) or None,
-            "admin2": clip(cell(row, "admin2"), 200) or None,
-            "country": country,
-            "lat": lat,
-            "lon": lon,
-            "precision": geo,
-        },
-        "tags": list(
-            dict.fromkeys(clip(t, 64) for t in ("acled", event_type, sub_event_type) if t)
-        ),
-    }
+    violation = violation_body(
+        title=f"{sub_event_type or event_type or 'Event'} in {place or 'unknown place'}",
+        description=notes,
+        category=category,
+        start=start,
+        end=end,
+        precision=precision,
+        place=place,
+        admin1=cell(row, "admin1"),
+        admin2=cell(row, "admin2"),
+        country=country,
+        lat=lat,
+        lon=lon,
+        where=geo,
+        tags=["acled", event_type, sub_event_type],
+    )
     asserts: dict[str, Any] = {"category": category}
     if fatalities is not None:
         violation["casualties"] = {"killed": {"best": fatalities}}

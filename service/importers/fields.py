@@ -138,6 +138,45 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def violation_body(
+    *,
+    title: str,
+    description: str,
+    category: str,
+    start: date,
+    end: date,
+    precision: str,
+    place: str,
+    admin1: str,
+    admin2: str,
+    country: str | None,
+    lat: float,
+    lon: float,
+    where: str,
+    tags: list[str],
+) -> dict[str, Any]:
+    """A row's violation in the API's shape (without parties, casualties and claims), each
+    text clipped to what its field takes."""
+    return {
+        "title": clip(title, 300),
+        "description": clip(description, 20000) or None,
+        "category": category,
+        "occurred_at": day_start(start),
+        "occurred_until": day_end(end),
+        "date_precision": precision,
+        "location": {
+            "name": clip(place, 200) or None,
+            "admin1": clip(admin1, 200) or None,
+            "admin2": clip(admin2, 200) or None,
+            "country": country,
+            "lat": lat,
+            "lon": lon,
+            "precision": where,
+        },
+        "tags": list(dict.fromkeys(clip(t, 64) for t in tags if t)),
+    }
+
+
 # --- what a row becomes ---------------------------------------------------------------------
 
 

@@ -14,9 +14,8 @@ from .fields import (
     clip,
     coordinates,
     country_code,
-    day_end,
-    day_start,
     parse_date,
+    violation_body,
 )
 
 # UCDP GED codebook: type_of_violence, date_prec, where_prec.
@@ -77,27 +76,23 @@ def map_ucdp(row: dict[str, str]) -> Event:
     if place:
         asserts["location.name"] = clip(place, 1000)
     dyad = cell(row, "dyad_name") or " vs. ".join(s for s in (side_a, side_b) if s)
-    violation: dict[str, Any] = {
-        "title": clip(
-            f"{UCDP_VIOLENCE[violence].capitalize()}: {dyad} ({place or 'unknown place'})", 300
-        ),
-        "description": clip(headline, 20000) or None,
-        "category": category,
-        "occurred_at": day_start(start),
-        "occurred_until": day_end(end),
-        "date_precision": precision,
-        "location": {
-            "name": clip(place, 200) or None,
-            "admin1": clip(cell(row, "adm_1"), 200) or None,
-            "admin2": clip(cell(row, "adm_2"), 200) or None,
-            "country": country,
-            "lat": lat,
-            "lon": lon,
-            "precision": where,
-        },
-        "casualties": casualties,
-        "tags": ["ucdp", UCDP_VIOLENCE[violence]],
-    }
+    violation = violation_body(
+        title=f"{UCDP_VIOLENCE[violence].capitalize()}: {dyad} ({place or 'unknown place'})",
+        description=headline,
+        category=category,
+        start=start,
+        end=end,
+        precision=precision,
+        place=place,
+        admin1=cell(row, "adm_1"),
+        admin2=cell(row, "adm_2"),
+        country=country,
+        lat=lat,
+        lon=lon,
+        where=where,
+        tags=["ucdp", UCDP_VIOLENCE[violence]],
+    )
+    violation["casualties"] = casualties
     cited = "; ".join(
         part for part in (cell(row, "source_original"), cell(row, "source_office")) if part
     )
