@@ -96,6 +96,35 @@ def test_pages_follow_with_has_more_and_link(app, reporter):
     assert resp.headers["Link"].endswith(f'?after={start + 2}&limit=2>; rel="next"')
 
 
+def test_a_client_following_link_headers_reaches_the_end(app, reporter):
+    """rel="next" only while there is more: `requests`-style link following stops."""
+    start = head(app)
+    for _ in range(3):
+        violation(reporter)
+    url, pages = f"/v1/changes?after={start}&limit=2", 0
+    while url is not None and pages < 10:
+        resp = reporter.get(url)
+        pages += 1
+        link = resp.headers.get("Link")
+        url = link[1 : link.index(">")] if link else None
+    body = resp.get_json()
+    assert body["has_more"] is False and pages < 10
+    assert "Link" not in resp.headers
+
+
+def test_paged_answers_declare_their_link_header(app):
+    spec = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
+    paged = [
+        op["responses"]["200"]
+        for item in spec["paths"].values()
+        for method, op in item.items()
+        if method == "get" and "Page" in str(op["responses"].get("200", {}).get("content", {}))
+    ]
+    assert len(paged) >= 6
+    for response in paged:
+        assert "Link" in response.get("headers", {}), response
+
+
 def test_bad_parameters_are_named_and_a_key_is_needed(reader, anonymous):
     resp = reader.get("/v1/changes", query_string={"after": "abc", "limit": 0, "since": 1})
     assert resp.status_code == 422

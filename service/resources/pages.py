@@ -61,3 +61,13 @@ def keyset_page(kind: str, args: dict, fetch, key=lambda row: row.id):
     rows = fetch(after["id"] if after else None, limit + 1)
     nxt = encode_cursor({"k": kind, "id": key(rows[limit - 1])}) if len(rows) > limit else None
     return {"items": rows[:limit], "next_cursor": nxt}, 200, link_header(nxt)
+
+
+# The Link header of a paged answer (RFC 8288), as the spec documents it on every paged route.
+LINK_HEADER = {
+    "Link": {
+        "description": 'The next page: `<URL>; rel="next"`, only while there is more. Relative '
+        "to the service, or under PUBLIC_URL when the operator sets it.",
+        "schema": {"type": "string"},
+    }
+}

@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from ...core import agreements as core
 from ..access import principal, requires, session
-from ..pages import PageArgs, keyset_page
+from ..pages import LINK_HEADER, PageArgs, keyset_page
 from ..spec import Blueprint, errors
 from .schemas import (
     AgreementCreateSchema,
@@ -26,7 +26,7 @@ class Agreements(MethodView):
     @requires("reader")
     @blp.etag
     @blp.arguments(PageArgs, location="query")
-    @blp.response(200, AgreementPageSchema)
+    @blp.response(200, AgreementPageSchema, headers=LINK_HEADER)
     def get(self, args):
         """List agreements"""
         return keyset_page(

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from ...core import disclosure, feed
 from ...paging import self_link
 from ..access import principal, requires, session
+from ..pages import LINK_HEADER
 from ..spec import Blueprint
 from .schemas import ChangeArgs, ChangePageSchema
 
@@ -22,7 +23,7 @@ class Changes(MethodView):
     @requires("reader")
     @blp.etag
     @blp.arguments(ChangeArgs, location="query", unknown=ma.RAISE)
-    @blp.response(200, ChangePageSchema)
+    @blp.response(200, ChangePageSchema, headers=LINK_HEADER)
     def get(self, args):
         """Every write after `after`, in commit order
 
@@ -49,9 +50,12 @@ class Changes(MethodView):
             }
             for r in page
         ]
-        link = self_link({"after": last, "limit": limit})
+        more = len(rows) > limit
+        # rel="next" only while there is more: a client that follows Link headers stops at
+        # the end of the feed, and polls again later with next_cursor.
+        headers = {"Link": f'<{self_link({"after": last, "limit": limit})}>; rel="next"'}
         return (
-            {"items": items, "next_cursor": str(last), "has_more": len(rows) > limit},
+            {"items": items, "next_cursor": str(last), "has_more": more},
             200,
-            {"Link": f'<{link}>; rel="next"'},
+            headers if more else {},
         )

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from ... import idempotency
 from ...core import keys as core
 from ..access import principal, requires, session
-from ..pages import PageArgs, keyset_page
+from ..pages import LINK_HEADER, PageArgs, keyset_page
 from ..spec import Blueprint, errors
 from .schemas import KeyCreateSchema, KeyListArgs, KeyPageSchema, KeySchema, NewKeySchema
 
@@ -22,7 +22,7 @@ class KeyListQuery(PageArgs, KeyListArgs):
 class Keys(MethodView):
     @requires("admin")
     @blp.arguments(KeyListQuery, location="query")
-    @blp.response(200, KeyPageSchema)
+    @blp.response(200, KeyPageSchema, headers=LINK_HEADER)
     def get(self, args):
         """List keys (never their secrets)"""
         return keyset_page(

@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from ...core import parties as core
 from ..access import principal, requires, session
-from ..pages import PageArgs, keyset_page
+from ..pages import LINK_HEADER, PageArgs, keyset_page
 from ..spec import Blueprint, errors
 from .schemas import (
     PartyCreateSchema,
@@ -31,7 +31,7 @@ class Parties(MethodView):
     @requires("reader")
     @blp.etag
     @blp.arguments(PartyListArgs, location="query")
-    @blp.response(200, PartyPageSchema)
+    @blp.response(200, PartyPageSchema, headers=LINK_HEADER)
     def get(self, args):
         """List parties, optionally matching a name or alias"""
         return keyset_page(

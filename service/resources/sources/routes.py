@@ -5,7 +5,7 @@ from flask.views import MethodView
 from ...core import sources as core
 from ...core.disclosure import source_view
 from ..access import principal, requires, session
-from ..pages import PageArgs, keyset_page
+from ..pages import LINK_HEADER, PageArgs, keyset_page
 from ..spec import Blueprint, errors
 from .schemas import (
     SourceCreateSchema,
@@ -33,7 +33,7 @@ class Sources(MethodView):
     @requires("reader")
     @blp.etag
     @blp.arguments(SourceListArgs, location="query")
-    @blp.response(200, SourcePageSchema)
+    @blp.response(200, SourcePageSchema, headers=LINK_HEADER)
     def get(self, args):
         """List sources"""
         body, status, headers = keyset_page(

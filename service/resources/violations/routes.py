@@ -13,7 +13,7 @@ from ...paging import decode_cursor, encode_cursor, link_header
 from ..access import principal, requires, session
 from ..claims.present import claim_view
 from ..claims.schemas import ClaimCreateSchema, ClaimListSchema, ClaimSchema
-from ..pages import PageArgs
+from ..pages import LINK_HEADER, PageArgs
 from ..spec import Blueprint, RawJSON, errors
 from .present import list_items, violation_view
 from .schemas import (
@@ -55,7 +55,7 @@ class Violations(MethodView):
     @requires("reader")
     @blp.etag
     @blp.arguments(ViolationListArgs, location="query", unknown=ma.RAISE)
-    @blp.response(200, ViolationPageSchema)
+    @blp.response(200, ViolationPageSchema, headers=LINK_HEADER)
     def get(self, args):
         """List violations by filters (lean items with claim_count), oldest recorded first"""
         cursor = decode_cursor(args.pop("cursor", None), "violations")
