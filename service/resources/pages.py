@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from ..paging import CURSOR_PATTERN, MAX_CURSOR_LENGTH
+from ..paging import CURSOR_PATTERN, MAX_CURSOR_LENGTH, decode_cursor, encode_cursor, link_header
 from .spec import EXAMPLE_CURSOR, example_of
 
 MAX_PAGE = 500
@@ -52,15 +52,23 @@ def list_of_page(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     )
 
 
-def keyset_page(kind: str, args: dict, fetch, key=lambda row: row.id):
-    """One page by id order: fetch(after, limit+1); the extra row tells whether more follow."""
-    from ..paging import decode_cursor, encode_cursor, link_header
+def next_page(kind: str, rows, limit: int, position) -> tuple[str | None, dict[str, str]]:
+    """The cursor of the page after `rows` (fetched with one row more than `limit`, which
+    tells whether more follow) and its Link header: `position(row)` is where the last row
+    of this page stands in the listing's keyset."""
+    if len(rows) <= limit:
+        return None, {}
+    nxt = encode_cursor({"k": kind, **position(rows[limit - 1])})
+    return nxt, link_header(nxt)
 
+
+def keyset_page(kind: str, args: dict, fetch, key=lambda row: row.id):
+    """One page by id order: fetch(after, limit+1)."""
     after = decode_cursor(args.get("cursor"), kind)
     limit = args["limit"]
     rows = fetch(after["id"] if after else None, limit + 1)
-    nxt = encode_cursor({"k": kind, "id": key(rows[limit - 1])}) if len(rows) > limit else None
-    return {"items": rows[:limit], "next_cursor": nxt}, 200, link_header(nxt)
+    nxt, headers = next_page(kind, rows, limit, lambda row: {"id": key(row)})
+    return {"items": rows[:limit], "next_cursor": nxt}, 200, headers
 
 
 # The Link header of a paged answer (RFC 8288), as the spec documents it on every paged route.

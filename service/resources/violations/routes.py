@@ -9,11 +9,11 @@ from werkzeug.routing import BaseConverter
 from ...core import disclosure, query
 from ...core import violations as core
 from ...db import autocommit_reads
-from ...paging import decode_cursor, encode_cursor, link_header
+from ...paging import decode_cursor
 from ..access import principal, requires, session
 from ..claims.present import claim_view
 from ..claims.schemas import ClaimCreateSchema, ClaimListSchema, ClaimSchema
-from ..pages import LINK_HEADER, PageArgs
+from ..pages import LINK_HEADER, PageArgs, next_page
 from ..spec import Blueprint, RawJSON, errors
 from .present import list_items, violation_view
 from .schemas import (
@@ -72,12 +72,12 @@ class Violations(MethodView):
             texts = None
             rows = core.list_(session(), filters=args, after=after, limit=limit + 1)
             items = list_items(rows[:limit])
-        nxt = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
+        def position(last) -> dict:
             stamp = last.created if texts is not None else last.created_at.isoformat()
-            nxt = encode_cursor({"k": "violations", "t": stamp, "id": last.id})
-        return blp.json_response({"items": items, "next_cursor": nxt}, link_header(nxt))
+            return {"t": stamp, "id": last.id}
+
+        nxt, headers = next_page("violations", rows, limit, position)
+        return blp.json_response({"items": items, "next_cursor": nxt}, headers)
 
     @requires("reporter")
     @blp.etag
