@@ -12,9 +12,25 @@ import uuid
 from flask import Flask, g, request
 from werkzeug.exceptions import Unauthorized
 
-from . import API_VERSION, config, db, idempotency, jsonbody, limits, logs, metrics
+from . import API_VERSION, auth, config, db, idempotency, jsonbody, limits, logs, metrics
+from .cli import register as register_cli
 from .core import disclosure
 from .errors import problem, register_error_handlers
+from .ops import bp as ops_bp
+from .paging import load_secret
+from .resources.agreements.routes import blp as agreements
+from .resources.audit.routes import blp as audit
+from .resources.batch.routes import blp as batch
+from .resources.changes.routes import blp as changes
+from .resources.claims.routes import blp as claims
+from .resources.exports.routes import blp as exports
+from .resources.keys.routes import blp as keys
+from .resources.parties.routes import blp as parties
+from .resources.sources.routes import blp as sources
+from .resources.spec import Api
+from .resources.stats.routes import blp as stats
+from .resources.violations.routes import ViolationIdConverter, violation_id_schema
+from .resources.violations.routes import blp as violations
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BODY_METHODS = {"POST", "PATCH", "PUT"}
@@ -59,9 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
         API_SPEC_OPTIONS={
-            "info": {
-                "description": API_DESCRIPTION
-            },
+            "info": {"description": API_DESCRIPTION},
             "servers": [{"url": "/"}],
             "components": {
                 "securitySchemes": {
@@ -85,8 +99,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
-    from .paging import load_secret
-
     app.config["SECRET_KEY"] = load_secret(app.config.get("SECRET_KEY"), app.instance_path)
     app.wsgi_app = limits.TrustedProxy(app.wsgi_app, app.config["FORWARDED_ALLOW_IPS"])
     app.json.sort_keys = False
@@ -95,28 +107,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     logs.configure(app.config["LOG_LEVEL"])
     app.extensions["ledger.db"] = db.init_engine(app.config["DATABASE_URL"])
 
-    from .resources.spec import Api
-
     api = Api(app)
     register_error_handlers(app)
     jsonbody.register(app)
     # The limiter's own before_request runs first: a refused request costs no database work.
     limits.init_app(app)
     _register_hooks(app)
-
-    from .ops import bp as ops_bp
-    from .resources.agreements.routes import blp as agreements
-    from .resources.audit.routes import blp as audit
-    from .resources.batch.routes import blp as batch
-    from .resources.changes.routes import blp as changes
-    from .resources.claims.routes import blp as claims
-    from .resources.exports.routes import blp as exports
-    from .resources.keys.routes import blp as keys
-    from .resources.parties.routes import blp as parties
-    from .resources.sources.routes import blp as sources
-    from .resources.stats.routes import blp as stats
-    from .resources.violations.routes import ViolationIdConverter, violation_id_schema
-    from .resources.violations.routes import blp as violations
 
     app.url_map.converters["violation_id"] = ViolationIdConverter
     api.register_converter(ViolationIdConverter, violation_id_schema)
@@ -138,15 +134,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     ):
         api.register_blueprint(blp)
 
-    from .cli import register as register_cli
-
     register_cli(app)
     return app
 
 
 def _register_hooks(app: Flask) -> None:
-    from . import auth
-
     @app.before_request
     def _begin():
         g.started = time.perf_counter()

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from flask import Flask, g, request
+from flask import json as flask_json
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -88,10 +89,8 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any):
     if rid:
         body["request_id"] = rid
     body.update({k: v for k, v in extra.items() if v is not None})
-    from flask import json
-
     resp = Flask.response_class(
-        json.dumps(body), status=status, mimetype="application/problem+json"
+        flask_json.dumps(body), status=status, mimetype="application/problem+json"
     )
     return resp
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Agreement
-from . import audit
+from ..models import Agreement, Violation
+from . import audit, violations
 from .actors import Principal
 from .common import apply_changes, ensure_can_edit
 from .errors import Conflict, NotFound, ValidationFailed
@@ -60,15 +60,11 @@ def update(session: Session, actor: Principal, agreement: Agreement, data: dict[
         session.flush()
         audit.record(session, actor, "update", "agreement", agreement.id, changed)
         if "zone" in changed:
-            from .violations import refresh_zone_membership
-
-            refresh_zone_membership(session, actor, agreement)
+            violations.refresh_zone_membership(session, actor, agreement)
     return agreement
 
 
 def _check_provisions_still_cited(session: Session, agreement: Agreement, provisions) -> None:
-    from ..models import Violation
-
     kept = {p["code"] for p in provisions}
     removed = {p["code"] for p in agreement.provisions} - kept
     if not removed:

@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from werkzeug.routing import BaseConverter
 
+from ...core import claims as claims_core
 from ...core import disclosure, query
 from ...core import violations as core
 from ...db import autocommit_reads
@@ -126,8 +127,6 @@ class ViolationClaims(MethodView):
     @errors(404)
     def get(self, violation_id):
         """List the claims about a violation, withdrawn ones included"""
-        from ...core import claims as claims_core
-
         core.get(session(), violation_id)
         rows = claims_core.for_violation(session(), violation_id)
         return {"items": [claim_view(c, principal()) for c in rows], "next_cursor": None}
