@@ -301,6 +301,7 @@ def live_service(database_url, tmp_path_factory):
 # real records; invalid cases are sent as drawn.
 #   - references name records that exist: parties, sources, agreements and their provisions,
 #     a claim of the same violation (responds_to); a new violation's inline claims answer none;
+#     a filter naming a party or an agreement (list, export, stats);
 #   - estimates: low <= best <= high, and civilians no more than the total;
 #   - occurred_at <= occurred_until; occurred_from <= occurred_to; bbox min <= max;
 #   - lat and lon come together;
@@ -451,7 +452,12 @@ def _party(body: dict, seen: dict) -> None:
         affiliation["party"] = _known("party", affiliation["party"], seen)
 
 
-def _query(query: dict) -> None:
+def _query(query: dict, seen: dict) -> None:
+    for name in ("attributed_party", "affected_party", "claimant"):
+        if isinstance(query.get(name), str):
+            query[name] = _known("party", query[name], seen)
+    if isinstance(query.get("agreement"), str):
+        query["agreement"] = _known("agreement", query["agreement"], seen)
     _ordered_pair(query, "occurred_from", "occurred_to")
     if isinstance(query.get("bbox"), str):
         lon1, lat1, lon2, lat2 = query["bbox"].split(",")
@@ -468,7 +474,7 @@ def _satisfy(case) -> None:
     """Mends a valid case so that it keeps the rules the spec cannot state (listed above)."""
     seen: dict = {}
     if case.query:
-        _query(case.query)
+        _query(case.query, seen)
     body = case.body if isinstance(case.body, dict) else None
     if body is None:
         return

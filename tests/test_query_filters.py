@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import error_fields
+from tests.conftest import error_fields, unique
 from tests.query_fixtures import all_pages, build_world, module_caller
 
 
@@ -143,3 +143,43 @@ def test_time_range_in_order_and_search_needs_words(world_caller):
     resp = world_caller.get("/v1/violations", query_string={"q": "?!"})
     assert resp.status_code == 422
     assert "query.q" in error_fields(resp)
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "field", "hint"),
+    [
+        ("/v1/violations", {"attributed_party": "syrian-govt"}, "query.attributed_party", None),
+        ("/v1/violations", {"claimant": "sohr-x"}, "query.claimant", None),
+        ("/v1/violations/export", {"format": "csv", "affected_party": "nope"}, None, None),
+        ("/v1/stats", {"group_by": "category", "agreement": "sochi-2019"}, "query.agreement", None),
+    ],
+    ids=["list-attributed", "list-claimant", "export-affected", "stats-agreement"],
+)
+def test_a_filter_naming_an_unknown_record_is_422_with_the_closest(
+    reader, path, query, field, hint
+):
+    """A typo in a filter would match nothing and look like "no violation": it is refused, as
+    the same typo in a write is, with the closest known names."""
+    resp = reader.get(path, query_string=query)
+    assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
+    fields = error_fields(resp)
+    name = field or f"query.{next(k for k in query if k != 'format')}"
+    assert name in fields, fields
+    assert "unknown" in fields[name]
+
+
+def test_the_closest_known_names_are_offered(reader, reporter):
+    from tests.scenario import party
+
+    known = party(reporter, id=unique("hayat-tahrir"), name="Hayat Tahrir al-Sham")
+    resp = reader.get("/v1/violations", query_string={"attributed_party": known + "x"})
+    assert resp.status_code == 422
+    assert known in error_fields(resp)["query.attributed_party"]
+
+
+def test_a_known_party_with_no_violation_is_an_empty_page(reader, reporter):
+    from tests.scenario import party
+
+    quiet = party(reporter)
+    resp = reader.get("/v1/violations", query_string={"attributed_party": quiet})
+    assert resp.status_code == 200 and resp.get_json()["items"] == []

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    exists,
-)
+from rapidfuzz import process
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
-from ..models import (
-    OCCURRED_END,
-    AffectedParty,
-    Claim,
-    Violation,
-)
+from ..models import OCCURRED_END, AffectedParty, Agreement, Claim, Violation
+from . import parties
 from .search import matches, search_terms
 
 EQUAL = {
@@ -77,3 +71,23 @@ def conditions(filters: dict[str, Any], dialect: str) -> list[ColumnElement[bool
 
 def dialect_of(session: Session) -> str:
     return session.get_bind().dialect.name
+
+
+# Filters that name a record: a typo would match nothing and answer an empty list as if no
+# violation matched, where a write with the same typo is refused with the closest names.
+PARTY_FILTERS = ("attributed_party", "affected_party", "claimant")
+
+
+def unknown_references(session: Session, filters: dict[str, Any]) -> dict[str, str]:
+    """{filter: reason} for the filters that name a party or agreement the ledger does not
+    know, each reason with the closest known names."""
+    errors = parties.check_exist(
+        session, {name: filters[name] for name in PARTY_FILTERS if filters.get(name)}
+    )
+    agreement = filters.get("agreement")
+    if agreement and session.get(Agreement, agreement) is None:
+        known = session.execute(select(Agreement.id)).scalars().all()
+        close = [match for match, _score, _ in process.extract(agreement, known, limit=3)]
+        reason = f"unknown agreement '{agreement}'"
+        errors["agreement"] = reason + ("; closest known: " + ", ".join(close) if close else "")
+    return errors

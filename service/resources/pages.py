@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from ..core import filters
+from ..core.errors import ValidationFailed
 from ..paging import CURSOR_PATTERN, MAX_CURSOR_LENGTH, decode_cursor, encode_cursor, link_header
 from .spec import EXAMPLE_CURSOR, example_of
 
@@ -79,3 +81,16 @@ LINK_HEADER = {
         "schema": {"type": "string"},
     }
 }
+
+
+def refuse_unknown_filters(session, args: dict) -> None:
+    """422 naming each filter that names a party or agreement nobody recorded (with the
+    closest known names), instead of an empty answer that looks like "nothing matched"."""
+    unknown = filters.unknown_references(session, args)
+    if unknown:
+        raise ValidationFailed(
+            [
+                {"field": f"query.{name}", "reason": why, "in": "query"}
+                for name, why in unknown.items()
+            ]
+        )

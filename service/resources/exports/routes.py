@@ -14,6 +14,7 @@ from flask.views import MethodView
 from ... import db
 from ...core import query
 from ..access import requires, session
+from ..pages import refuse_unknown_filters
 from ..spec import Blueprint
 from ..violations.schemas import ViolationQueryArgs
 from . import formats
@@ -123,6 +124,7 @@ class Export(MethodView):
         """Export every violation that matches the filters: CSV, GeoJSON, NDJSON or HXL"""
         fmt = args.pop("format")
         media_type, suffix = formats.FORMATS[fmt]
+        refuse_unknown_filters(session(), args)
         # The request's session only authenticated the caller: end it now rather than hold its
         # connection for as long as the stream lasts.
         session().close()

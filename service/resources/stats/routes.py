@@ -5,6 +5,7 @@ from flask.views import MethodView
 
 from ...core import stats
 from ..access import requires, session
+from ..pages import refuse_unknown_filters
 from ..spec import Blueprint
 from .schemas import StatsArgs, StatsSchema
 
@@ -22,4 +23,8 @@ class Stats(MethodView):
     def get(self, args):
         """Count violations and sum their casualties by one or two keys, with the list filters"""
         group_by = args.pop("group_by")
-        return {"group_by": group_by, "groups": stats.grouped(session(), args, group_by)}
+        groups = stats.grouped(session(), args, group_by)
+        if not groups:
+            # Nothing matched: say so only if every record the filters name exists.
+            refuse_unknown_filters(session(), args)
+        return {"group_by": group_by, "groups": groups}

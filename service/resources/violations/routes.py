@@ -14,7 +14,7 @@ from ...paging import decode_cursor
 from ..access import principal, requires, session
 from ..claims.present import claim_view
 from ..claims.schemas import ClaimCreateSchema, ClaimListSchema, ClaimSchema
-from ..pages import LINK_HEADER, PageArgs, next_page
+from ..pages import LINK_HEADER, PageArgs, next_page, refuse_unknown_filters
 from ..spec import Blueprint, RawJSON, errors
 from .present import list_items, violation_view
 from .schemas import (
@@ -73,6 +73,9 @@ class Violations(MethodView):
             texts = None
             rows = core.list_(session(), filters=args, after=after, limit=limit + 1)
             items = list_items(rows[:limit])
+        if not rows:
+            # Nothing matched: say so only if every record the filters name exists.
+            refuse_unknown_filters(session(), args)
         def position(last) -> dict:
             stamp = last.created if texts is not None else last.created_at.isoformat()
             return {"t": stamp, "id": last.id}

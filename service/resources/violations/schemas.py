@@ -492,13 +492,18 @@ class ViolationQueryArgs(NoNul):
         },
     )
     attributed_party = slug_field(
-        "Only violations attributed to this party.", metadata={"example": "syrian-government"}
+        "Only violations attributed to this party. A party nobody recorded is 422, with the "
+        "closest known ids.",
+        metadata={"example": "syrian-government"},
     )
     affected_party = slug_field(
-        "Only violations that affected this party.", metadata={"example": "jaysh-al-izza"}
+        "Only violations that affected this party. A party nobody recorded is 422, with the "
+        "closest known ids.",
+        metadata={"example": "jaysh-al-izza"},
     )
     claimant = slug_field(
-        "Only violations about which this party made a claim (withdrawn too).",
+        "Only violations about which this party made a claim (withdrawn too)."
+        " A party nobody recorded is 422, with the closest known ids.",
         metadata={"example": "middle-east-monitor"},
     )
     status = ma.fields.String(
@@ -509,7 +514,11 @@ class ViolationQueryArgs(NoNul):
         validate=ma.validate.OneOf(CATEGORIES),
         metadata={"description": "Only this category.", "example": "shelling"},
     )
-    agreement = slug_field("Only violations of this agreement.", metadata={"example": "sochi-2018"})
+    agreement = slug_field(
+        "Only violations of this agreement. An agreement nobody recorded is 422, with the "
+        "closest known ids.",
+        metadata={"example": "sochi-2018"},
+    )
     country = CountryCode(metadata={"description": "ISO 3166-1 alpha-2.", "example": "SY"})
     admin1 = text(
         200, "Only this first-level area, exactly as recorded.", metadata={"example": "Hama"}
