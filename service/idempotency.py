@@ -36,8 +36,9 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from .auth import Principal, bearer_token
+from .auth import bearer_token
 from .core import disclosure
+from .core.actors import Principal
 from .errors import Conflict, ValidationFailed
 from .models import IdempotencyKey, utcnow
 

@@ -34,10 +34,11 @@ def scalar(url: str, sql: str):
 
 
 @pytest.fixture
-def scratch_postgres(database_url, is_postgres):
-    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
+def scratch_url(database_url, is_postgres, tmp_path):
+    """An empty database on the backend under test."""
     if not is_postgres:
-        pytest.skip("PostgreSQL only: set TEST_DATABASE_URL=postgresql+psycopg://... to run it")
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
     server = make_url(database_url)
     name = f"ledger_mig_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -49,6 +50,14 @@ def scratch_postgres(database_url, is_postgres):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def scratch_postgres(scratch_url, is_postgres):
+    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
+    if not is_postgres:
+        pytest.skip("PostgreSQL only: set TEST_DATABASE_URL=postgresql+psycopg://... to run it")
+    return scratch_url
 
 
 def test_postgres_upgrade_check_downgrade_upgrade(scratch_postgres):
@@ -144,25 +153,6 @@ def _old_entry(seq: int, prev: str, entity: str, entity_id: str, changes: dict) 
     }
     row["hash"] = audit.hash_of(row)
     return row
-
-
-@pytest.fixture
-def scratch_url(database_url, is_postgres, tmp_path):
-    """An empty database on the backend under test."""
-    if not is_postgres:
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    server = make_url(database_url)
-    name = f"ledger_mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_the_migration_seals_what_was_logged_in_clear(scratch_url):

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -17,12 +17,6 @@ from . import disclosure, rows
 from .actors import Principal
 
 GENESIS_HASH = "0" * 64
-
-
-def _iso(value: Any) -> Any:
-    if hasattr(value, "isoformat"):  # datetime, date, time
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} cannot be recorded in the audit log")
 
 
 def entry_hash(entry: AuditEntry) -> str:
@@ -42,12 +36,10 @@ def entry_hash(entry: AuditEntry) -> str:
     )
 
 
-# The canonical text (sorted keys, compact, not ASCII-escaped), by encoders made once: json.dumps
-# with any option set builds a new encoder at every call.
+# The hash's own canonical text, strict: only JSON values (an entry's changes are encoded
+# before, with their times, by disclosure.canonical). Made once, as json.dumps would make it
+# again at every call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_CANONICAL_DATES = json.JSONEncoder(
-    default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-)
 
 
 def _js(value: Any) -> str:
@@ -69,7 +61,7 @@ class Changes(rows.EncodedJSON):
         sealed: list[dict[str, Any]] = []
         if entity in disclosure.SEALED_NAMES:
             changes, sealed = disclosure.seal(entity, entity_id, changes)
-        text = _CANONICAL_DATES.encode(changes)
+        text = disclosure.canonical(changes)
         plain = json.loads(text)
         made = cls(plain)
         made.text = text
@@ -138,8 +130,7 @@ class Head:
 
 def head_values(session: Session) -> Head:
     """The head, locked here (FOR UPDATE) until the end of the transaction and read as plain
-    values: cheaper than loading the mapped object, for writers that move the head themselves
-    (advance)."""
+    values: cheaper than loading the mapped object (write_with moves it)."""
     table = AuditHead.__table__
     row = session.execute(
         select(table.c.id, table.c.seq, table.c.hash).where(table.c.id == 1).with_for_update()
@@ -151,7 +142,7 @@ def chain(head: Head, rows: list[dict[str, Any]]) -> tuple[int, str]:
     """Number and hash `rows` in order after the locked head; answers the new (seq, hash).
 
     The head itself is left as it is: the caller writes the rows and then moves the head
-    (see advance), so that nothing changes when the write fails.
+    (see write_with), so that nothing changes when the write fails.
     """
     seq, prev = head.seq, head.hash
     for row in rows:
@@ -162,14 +153,9 @@ def chain(head: Head, rows: list[dict[str, Any]]) -> tuple[int, str]:
     return seq, prev
 
 
-def advance(session: Session, head: Head, seq: int, hash_: str, *, written: bool = False) -> None:
-    """Move the locked head past entries written with Core INSERTs (one UPDATE, unless the
-    caller has `written` it already, in the same round trip as the entries)."""
-    if not written:
-        table = AuditHead.__table__
-        session.execute(update(table).where(table.c.id == head.id).values(seq=seq, hash=hash_))
-    # A loaded head object follows the row without becoming dirty, for record() later in the
-    # same transaction.
+def _follow(session: Session, head: Head, seq: int, hash_: str) -> None:
+    """A head object the ORM has loaded in this session follows the row, which was moved by a
+    Core UPDATE (write_with), without becoming dirty."""
     loaded = session.identity_map.get(identity_key(AuditHead, head.id))
     if loaded is not None:
         set_committed_value(loaded, "seq", seq)
@@ -249,20 +235,13 @@ def write_with(session: Session, data: rows.Work, entries: list[dict[str, Any]])
         (AuditHead.__table__, [{"head_id": head.id, "head_seq": seq, "head_hash": last_hash}])
     )
     rows.write(session, work)
-    advance(session, head, seq, last_hash, written=True)
+    _follow(session, head, seq, last_hash)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_pending(session: Session, transaction) -> None:
     if transaction.parent is None:  # committed (written before) or rolled back: nothing stays
         session.info.pop(_PENDING, None)
-
-
-def head_for_update(session: Session) -> AuditHead:
-    """The chain head, locked until the end of the current transaction (or SAVEPOINT)."""
-    return session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
 
 
 def verify(session: Session, *, full: bool = False, batch: int = 5000) -> dict[str, Any]:

@@ -155,17 +155,20 @@ _MARK = "sealed"
 
 
 def _iso(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
+    if hasattr(value, "isoformat"):  # datetime, date, time
         return value.isoformat()
-    raise TypeError(f"{type(value).__name__} cannot be sealed")
+    raise TypeError(f"{type(value).__name__} cannot be written to the audit log")
 
 
+# The canonical text of an audit value (sorted keys, compact, not ASCII-escaped, times in ISO
+# 8601), by an encoder made once: json.dumps with any option set builds one at every call.
 _ENCODER = json.JSONEncoder(
     default=_iso, sort_keys=True, separators=(",", ":"), ensure_ascii=False
 )
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
+    """The canonical JSON text of a value of an audit entry (core.audit.Changes too)."""
     return _ENCODER.encode(value)
 
 
@@ -206,7 +209,7 @@ class _Sealer:
         if value is None or is_sealed(value):
             return value
         salt = secrets.token_hex(16)
-        text = _canonical(value)
+        text = canonical(value)
         made = commitment(salt, text)
         self.rows.append(
             {

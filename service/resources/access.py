@@ -8,6 +8,7 @@ from functools import wraps
 from flask import g, request
 
 from .. import auth, idempotency
+from ..core.actors import Principal
 from .spec import add_doc
 
 
@@ -38,7 +39,7 @@ def requires(role: str):
     return decorator
 
 
-def principal() -> auth.Principal:
+def principal() -> Principal:
     return g.principal
 
 

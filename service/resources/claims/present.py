@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...auth import Principal
+from ...core.actors import Principal
 from ...core.disclosure import citation_view
 from ...models import Claim
 

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from ...auth import ROLES
+from ...core.actors import ROLES
 from ..fields import NoNul, slug_field, text
 from ..pages import list_of_page
 

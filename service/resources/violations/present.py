@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...auth import Principal
 from ...core import claims as claims_core
 from ...core import record, status
 from ...core import violations as core
+from ...core.actors import Principal
 from ...models import Violation
 from ..claims.present import claim_view
 
